@@ -1,0 +1,132 @@
+"""Corollary 6.2: how likely Condition C1 is for random error directions in dimension d.
+
+Fix α₀, α_c, α_r and draw u₀, u_c, u_r independently and uniformly on the unit sphere of θ*^⊥
+(dimension n = d − 1). C1 (κ > 0) reads ⟨u₀, w⟩ < t₀ with w = s_c u_c − s_r u_r,
+s_i = √(1 − α_i²) and t₀ = (α_c − α_r) s₀ / α₀. By rotation invariance ⟨u₀, w⟩ = ‖w‖·T where T, one
+coordinate of a uniform unit vector, is independent of w and distributed as 2·Beta(m, m) − 1 with
+m = (d − 2)/2; ρ = ⟨u_c, u_r⟩ has the same law, and ‖w‖² = s_c² + s_r² − 2 s_c s_r ρ. Hence
+
+    P[C1] = E_ρ[ F_T(t₀ / ‖w(ρ)‖) ],
+
+a one-dimensional integral computed here by adaptive quadrature over the quantile of ρ (exact up
+to quadrature error ~1e-10). The Gaussian approximation replaces T by N(0, 1/(d−1)) and ‖w‖² by
+its mean: P[C1] ≈ Φ(t₀ √(d−1) / √(2 − α_c² − α_r²)).
+
+References: Geng et al. 2025, §6, Corollary 6.2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import integrate, special, stats
+
+from . import _validate as V
+from .errors import DeltaTheoryError
+from .geometry import Geometry, random_overlaps
+
+__all__ = ["p_c1_exact", "p_c1_gaussian", "p_c1_monte_carlo", "min_dimension"]
+
+
+def _terms(student, chosen, rejected):
+    g = Geometry(student, chosen, rejected)
+    a0, ac, ar = g.alphas
+    s0, sc, sr = (np.sqrt(1 - x**2) for x in (a0, ac, ar))
+    return (ac - ar) * s0 / a0, sc, sr
+
+
+def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
+    m = (dim - 2) / 2.0
+
+    def cdf_t(t):  # P[T <= t], T = 2B - 1
+        return special.betainc(m, m, np.clip((np.asarray(t) + 1.0) / 2.0, 0.0, 1.0))
+
+    def integrand(u):
+        rho = 2.0 * special.betaincinv(m, m, u) - 1.0
+        w = np.sqrt(max(sc**2 + sr**2 - 2 * sc * sr * rho, 0.0))
+        if w == 0.0:
+            return 1.0 if t0 > 0 else (0.5 if t0 == 0 else 0.0)
+        return float(cdf_t(t0 / w))
+
+    val, _ = integrate.quad(integrand, 0.0, 1.0, epsabs=1e-11, epsrel=1e-10, limit=200)
+    return float(np.clip(val, 0.0, 1.0))
+
+
+def p_c1_exact(student, chosen, rejected, dim):
+    """Exact P[C1] under Corollary 6.2's random model (vectorised over all arguments).
+
+    Args:
+      student, chosen, rejected: accuracies in (0.5, 1).
+      dim: the dimension d ≥ 3 (whole numbers).
+
+    Returns:
+      P[κ > 0], broadcast shape of the arguments.
+
+    >>> round(float(p_c1_exact(0.8, 0.7, 0.6, 64)), 3)
+    0.9
+    """
+    t0, sc, sr = _terms(student, chosen, rejected)
+    dim = np.asarray(dim)
+    for d in np.unique(dim):
+        V.dimension(d)
+    fn = np.vectorize(lambda t, c, r, d: _p_c1_scalar(float(t), float(c), float(r), int(d)),
+                      otypes=[float])
+    out = fn(t0, sc, sr, dim)
+    return out if out.ndim else float(out)
+
+
+def p_c1_gaussian(student, chosen, rejected, dim):
+    """Gaussian approximation Φ(t₀ √(d−1) / √(2 − α_c² − α_r²)) of P[C1].
+
+    >>> round(float(p_c1_gaussian(0.8, 0.7, 0.6, 64)), 3)
+    0.901
+    """
+    t0, sc, sr = _terms(student, chosen, rejected)
+    d = np.asarray(dim, dtype=float)
+    return stats.norm.cdf(t0 * np.sqrt(d - 1.0) / np.sqrt(sc**2 + sr**2))
+
+
+def p_c1_monte_carlo(student, chosen, rejected, dim, samples, rng):
+    """Monte Carlo estimate of P[C1] and its standard error, from exact random overlaps.
+
+    Returns:
+      (estimate, standard error).
+    """
+    samples = V.positive("samples", samples, integer=True)
+    ov = random_overlaps(dim, samples, rng)
+    from .closed_forms import kappa
+
+    k = kappa(Geometry(student, chosen, rejected, ov[:, 0], ov[:, 1], ov[:, 2]))
+    p = float(np.mean(k > 0))
+    return p, float(np.sqrt(p * (1 - p) / samples))
+
+
+def min_dimension(student, chosen, rejected, quantile: float, max_dim: int = 10**9) -> int:
+    """Smallest d ≥ 3 with exact P[C1] ≥ ``quantile`` (P[C1] increases with d when α_c > α_r).
+
+    >>> min_dimension(0.8, 0.7, 0.6, 0.9)
+    64
+    """
+    V.accuracy("student accuracy", student)
+    V.accuracy("chosen accuracy", chosen)
+    V.accuracy("rejected accuracy", rejected)
+    V.chosen_above_rejected(chosen, rejected)
+    q = V.probability("quantile", quantile)
+
+    def p(d):
+        return _p_c1_scalar(*(float(x) for x in _terms(student, chosen, rejected)), int(d))
+
+    lo, hi = 2, 3
+    while p(hi) < q:
+        lo, hi = hi, hi * 2
+        if hi > max_dim:
+            raise DeltaTheoryError(
+                f"quantile={q} is not reached below dim={max_dim}: P[C1] tends to 1 too slowly "
+                "for this triple"
+            )
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if p(mid) >= q:
+            hi = mid
+        else:
+            lo = mid
+    return hi
