@@ -248,8 +248,8 @@ def _render_theorem(r: dict) -> None:
     out.print("gains in accuracy points; λ* marked with *, otherwise the probe λ where C1 fails")
     e = r["exponent"]
     ci = e["slope_measured_ci95"]
-    out.print(f"best gain ∝ κ^p: closed form p = {e['slope_closed_form']:.3f}, SGD p = "
-              f"{e['slope_measured'] if e['slope_measured'] is None else round(e['slope_measured'], 3)}"
+    sgd = "n/a" if e["slope_measured"] is None else f"{e['slope_measured']:.3f}"
+    out.print(f"best gain ∝ κ^p: closed form p = {e['slope_closed_form']:.3f}, SGD p = {sgd}"
               + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + " (theory: 2 as κ → 0)")
     s = r["samples_per_dim"]
     t2 = Table(title=f"samples per dimension ({s['config']}, d={s['dim']}, λ*; predicted best "

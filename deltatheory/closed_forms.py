@@ -75,7 +75,8 @@ def _ray_terms(g: Geometry):
 def ray_alignment(g: Geometry, lam):
     """f(λ): cosine to θ* of θ̂₀ + λ(θ̂_c − θ̂_r). ``lam`` broadcasts against the geometry.
 
-    >>> float(ray_alignment(Geometry(0.8, 0.7, 0.6), 0.0)) == float(Geometry(0.8, 0.7, 0.6).alphas[0])
+    >>> g = Geometry(0.8, 0.7, 0.6)
+    >>> float(ray_alignment(g, 0.0)) == float(g.alphas[0])
     True
     """
     a0, a, b, v2, _ = _ray_terms(g)
