@@ -23,12 +23,12 @@ _PROBE_LAMBDA = 0.1  # where C1 fails there is no λ*: probe the ray at this λ 
 
 # (name, geometry, d): C1 holds for the first four and fails for the last two.
 THEOREM_CONFIGS = (
-    ("80/70/60, orthogonal errors", Geometry(0.8, 0.7, 0.6), 1000),
-    ("80/70/60, correlated errors", Geometry(0.8, 0.7, 0.6, 0.2, 0.3, 0.4), 200),
+    ("80/70/60 orthogonal", Geometry(0.8, 0.7, 0.6), 1000),
+    ("80/70/60 correlated", Geometry(0.8, 0.7, 0.6, 0.2, 0.3, 0.4), 200),
     ("90/75/55", Geometry(0.9, 0.75, 0.55, 0.1, 0.0, 0.2), 500),
-    ("70/65/60, small delta", Geometry(0.7, 0.65, 0.6), 100),
-    ("80/70/60, student shares chosen's errors", Geometry(0.8, 0.7, 0.6, 0.5, 0.0, 0.0), 200),
-    ("85/75/60, student shares chosen's errors", Geometry(0.85, 0.75, 0.6, 0.6, -0.2, 0.0), 1000),
+    ("70/65/60", Geometry(0.7, 0.65, 0.6), 100),
+    ("80/70/60 shared errs", Geometry(0.8, 0.7, 0.6, 0.5, 0.0, 0.0), 200),
+    ("85/75/60 shared errs", Geometry(0.85, 0.75, 0.6, 0.6, -0.2, 0.0), 1000),
 )
 
 

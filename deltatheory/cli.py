@@ -232,20 +232,22 @@ def _progress_runner(fn, quiet: bool, **kw):
 def _render_theorem(r: dict) -> None:
     t = Table(title="Theorem 6.1: does the student improve exactly when C1 holds?",
               title_justify="left")
-    for col in ("configuration", "d", "κ", "λ", "predicted gain", "measured gain (95 % CI)",
-                "reversed", "tied", "agrees"):
-        t.add_column(col, justify="right" if col not in ("configuration",) else "left")
+    for col in ("config", "d", "κ", "λ", "theory", "SGD gain [95 % CI]", "reversed", "tied",
+                "ok"):
+        t.add_column(col, justify="left" if col == "config" else "right",
+                     no_wrap=col != "config")
     for row in r["configs"]:
         m = row["measured_gain"]
-        t.add_row(row["name"], str(row["dim"]), f"{row['kappa']:+.4f}",
-                  f"{row['lambda']:.4f}" + ("*" if row["lambda_is_star"] else ""),
-                  f"{100 * row['predicted_gain_at_lambda']:+.4f}",
-                  f"{100 * m['mean']:+.4f} [{100 * m['ci95'][0]:+.4f}, {100 * m['ci95'][1]:+.4f}]",
-                  f"{100 * row['reversed_gain']['mean']:+.4f}",
-                  f"{100 * row['tied_gain']['mean']:+.4f}",
+        t.add_row(row["name"], str(row["dim"]), f"{row['kappa']:+.3f}",
+                  f"{row['lambda']:.3f}" + ("*" if row["lambda_is_star"] else ""),
+                  f"{100 * row['predicted_gain_at_lambda']:+.3f}",
+                  f"{100 * m['mean']:+.3f} [{100 * m['ci95'][0]:+.3f}, {100 * m['ci95'][1]:+.3f}]",
+                  f"{100 * row['reversed_gain']['mean']:+.3f}",
+                  f"{100 * row['tied_gain']['mean']:+.3f}",
                   "yes" if row["agrees_with_theory"] else "[red]no[/]")
     out.print(t)
-    out.print("gains in accuracy points; λ* marked with *, otherwise the probe λ where C1 fails")
+    out.print("gains in accuracy points at λ (λ* marked *; where C1 fails, a probe λ); theory = "
+              "f(λ) − student; SGD uses n = samples/dim × d samples")
     e = r["exponent"]
     ci = e["slope_measured_ci95"]
     sgd = "n/a" if e["slope_measured"] is None else f"{e['slope_measured']:.3f}"

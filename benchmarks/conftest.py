@@ -1,0 +1,1 @@
+"""Benchmarks are opt-in: ``pytest benchmarks --benchmark-enable`` (see README)."""
