@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import _validate as V
 from .closed_forms import predict, ray_alignment
 from .corollary import min_dimension, p_c1_exact, p_c1_gaussian, p_c1_monte_carlo
 from .geometry import Geometry, alignment_to_accuracy
@@ -150,6 +151,8 @@ def check_corollary(student: float = 0.8, chosen: float = 0.7, rejected: float =
     dimension) improves the student; the exact d for ``quantile`` and the paper's d = 2000 claim.
     """
     g = Geometry(student, chosen, rejected)
+    V.chosen_above_rejected(chosen, rejected)
+    V.probability("quantile", quantile)
     step = progress or (lambda _msg: None)
     if dims is None:
         dims = [3, 10, 30, 100, 300, 2000] if quick else [3, 5, 10, 20, 50, 100, 200, 500,

@@ -118,3 +118,14 @@ def test_dimension_checks():
         simulate(G, 2, steps=1, trials=1)
     with pytest.raises(DeltaTheoryError, match="too small"):
         simulate(G, 3, steps=1, trials=1)
+
+
+def test_second_call_does_not_recompile():
+    """d, lr, β and the seed are traced values: changing them reuses the compiled step."""
+    from deltatheory.engines import reduced
+
+    kw = dict(loss="dpo", steps=6, batch=4, trials=5, records=3)
+    simulate(G, 10, lr=0.1, seed=0, **kw)
+    before = reduced._run_chunk._cache_size()
+    simulate(G, 10**6, lr=0.3, beta=2.0, seed=7, **kw)
+    assert reduced._run_chunk._cache_size() == before
