@@ -10,6 +10,19 @@ from pathlib import Path
 from .errors import DeltaTheoryError
 
 
+def ensure_writable(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and check a file can be written there, before any work."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe."):
+            pass
+    except OSError as exc:
+        raise DeltaTheoryError(
+            f"output folder {str(folder)!r} cannot be written: {exc.strerror}") from None
+    return folder
+
+
 def write_json(path: str | os.PathLike, payload: dict) -> Path:
     """Write ``payload`` as JSON to ``path`` atomically (nothing half-written is left behind)."""
     path = Path(path)

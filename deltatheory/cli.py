@@ -182,6 +182,10 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
     try:
         g = Geometry(student, chosen, rejected, overlap_chosen, overlap_rejected,
                      overlap_teachers)
+        if out_file is not None:
+            from ._io import ensure_writable
+
+            ensure_writable(out_file.parent)
         with err.status(f"simulating {trials} trials × {steps} steps ({engine.value})…"):
             res = _simulate(g, dim, loss=loss.value, control=control.value, lr=lr, steps=steps,
                             batch=batch, trials=trials, seed=seed, beta=beta,
@@ -191,9 +195,10 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
         payload["config"] = res.config
         payload["lambda"] = float(lambda_from_sgd(lr, steps))
         if not random_overlaps:
-            payload["predicted"] = {"kappa": float(_predict(g).kappa),
-                                    "lambda_star": float(_predict(g).lambda_star),
-                                    "best_accuracy": float(_predict(g).best_accuracy)}
+            pred = _predict(g)
+            payload["predicted"] = {"kappa": float(pred.kappa),
+                                    "lambda_star": float(pred.lambda_star),
+                                    "best_accuracy": float(pred.best_accuracy)}
         payload["seconds"] = round(time.perf_counter() - t0, 3)
         if out_file is not None:
             from ._io import write_json
@@ -290,6 +295,10 @@ def _run_check(which: str, quick: bool, seed: int, out_dir: Path | None, as_json
     fn = check_theorem if which == "theorem" else check_corollary
     t0 = time.perf_counter()
     try:
+        if out_dir is not None:
+            from ._io import ensure_writable
+
+            ensure_writable(out_dir)
         result = _progress_runner(fn, as_json, quick=quick, seed=seed, **kw)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         if out_dir is not None:

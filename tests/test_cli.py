@@ -59,6 +59,8 @@ def test_simulate_json_and_out_file(tmp_path):
     ["simulate", *TRIPLE, "--student-acc", "nan"],
     ["check", "corollary", "--chosen-acc", "0.6", "--rejected-acc", "0.7", "--quick"],
     ["check", "corollary", "--quantile", "2", "--quick"],
+    ["check", "theorem", "--quick", "--out", "/proc/no-such-folder"],
+    ["simulate", *TRIPLE, "--out", "/proc/no-such-folder/x.json"],
 ])
 def test_bad_input_is_one_line_and_exit_2(args):
     r = run(*args)
