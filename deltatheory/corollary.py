@@ -40,14 +40,36 @@ def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
     def cdf_t(t):  # P[T <= t], T = 2B - 1
         return special.betainc(m, m, np.clip((np.asarray(t) + 1.0) / 2.0, 0.0, 1.0))
 
-    def integrand(u):
-        rho = 2.0 * special.betaincinv(m, m, u) - 1.0
+    def g(rho):
         w = np.sqrt(max(sc**2 + sr**2 - 2 * sc * sr * rho, 0.0))
         if w == 0.0:
             return 1.0 if t0 > 0 else (0.5 if t0 == 0 else 0.0)
         return float(cdf_t(t0 / w))
 
-    val, _ = integrate.quad(integrand, 0.0, 1.0, epsabs=1e-11, epsrel=1e-10, limit=200)
+    def quad(fn, a, b):
+        if b <= a:
+            return 0.0
+        return integrate.quad(fn, a, b, epsabs=1e-11, epsrel=1e-10, limit=200)[0]
+
+    # Integrate over the quantile u of ρ, the lower half as ρ = 2Q(u) − 1 and the upper half as
+    # ρ = 1 − 2Q(v), v = 1 − u (Beta(m, m) is symmetric), so ρ near 1 keeps full precision.
+    # Where ‖w(ρ)‖ ≤ |t₀| (ρ ≥ ρ_k) the integrand is exactly 1 (t₀ > 0) or 0 (t₀ < 0): that
+    # tail is added exactly, so quad never meets the kink at ρ_k.
+    lower_end, upper_start, tail = 0.5, 0.0, 0.0
+    if sc > 0 and sr > 0 and t0 != 0:
+        rho_k = (sc**2 + sr**2 - t0**2) / (2 * sc * sr)
+        if rho_k <= -1.0:
+            lower_end, upper_start, tail = 0.0, 0.5, 1.0
+        elif rho_k <= 0.0:
+            lower_end = float(special.betainc(m, m, (rho_k + 1.0) / 2.0))
+            upper_start, tail = 0.5, 1.0 - lower_end
+        elif rho_k < 1.0:
+            upper_start = float(special.betainc(m, m, (1.0 - rho_k) / 2.0))
+            tail = upper_start
+    val = quad(lambda u: g(2.0 * special.betaincinv(m, m, u) - 1.0), 0.0, lower_end)
+    val += quad(lambda v: g(1.0 - 2.0 * special.betaincinv(m, m, v)), upper_start, 0.5)
+    if t0 > 0:
+        val += tail
     return float(np.clip(val, 0.0, 1.0))
 
 

@@ -51,3 +51,12 @@ def test_paper_example_is_conservative():
 def test_min_dimension_bad_input(args):
     with pytest.raises(DeltaTheoryError):
         min_dimension(*args)
+
+
+def test_exact_is_accurate_where_the_kink_sits_near_rho_one(rng):
+    # 80/52/56 at d = 10: ‖w(ρ)‖ falls to |t₀| only for ρ within 4e-3 of 1, where the quantile
+    # of ρ is within 1e-9 of 1; quad used to warn of round-off here (warnings are errors).
+    for chosen, rejected in ((0.52, 0.56), (0.56, 0.52)):
+        p = p_c1_exact(0.8, chosen, rejected, 10)
+        est, se = p_c1_monte_carlo(0.8, chosen, rejected, 10, 200_000, rng)
+        assert_within_se(est, p, se, what=f"{chosen}/{rejected}")

@@ -1,0 +1,28 @@
+"""One script per figure of the theory; ``deltatheory figures`` regenerates them all.
+
+Each module here is runnable (``python -m figures.fig1_ray --quick``) and importable; see
+:mod:`figures._common` for what a figure module defines.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+FIGURES = (
+    "fig1_ray",
+    "fig2_corollary",
+    "fig3_kappa_law",
+    "fig4_training",
+    "fig5_heatmap",
+    "fig6_pref_vs_sft",
+)
+
+
+def load(name: str) -> ModuleType:
+    """The figure module called ``name`` (one of :data:`FIGURES`)."""
+    if name not in FIGURES:
+        from deltatheory.errors import DeltaTheoryError
+
+        raise DeltaTheoryError(f"figure {name!r} is not one of {', '.join(FIGURES)}")
+    return importlib.import_module(f"figures.{name}")
