@@ -404,6 +404,17 @@ def figures_cmd(quick: Quick = False, seed: Seed = 0,
     _emit({"out": str(out_dir), "quick": quick, "seed": seed, "figures": done}, as_json, render)
 
 
+def _add_llm() -> None:
+    try:
+        from llm.cli import app as llm_app
+    except ImportError:  # pragma: no cover - installed without the llm package
+        return
+    app.add_typer(llm_app, name="llm")
+
+
+_add_llm()
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

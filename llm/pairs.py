@@ -1,0 +1,154 @@
+"""Preference pairs: from two model columns or from a utility; filters, controls, diagnostics.
+
+Pairs are saved as a Hugging Face dataset in the conversational format TRL expects: ``prompt``
+(the chat messages, so multi-turn histories work), ``chosen`` and ``rejected`` (one assistant
+message each), plus ``id`` and, where known, ``chosen_utility`` / ``rejected_utility``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from deltatheory.errors import DeltaTheoryError
+
+__all__ = ["CONTROLS", "make_pairs", "diagnostics", "save_pairs", "load_pairs"]
+
+CONTROLS = ("none", "reversed", "tied", "shuffled")
+
+
+def _msg(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | None = None,
+               utility: Callable[[dict, str], float] | None = None,
+               columns: list[str] | None = None, min_gap: float = 0.0,
+               drop_identical: bool = True, dolci: bool = False, control: str = "none",
+               seed: int = 0) -> list[dict]:
+    """Pairs from ``table`` rows (id, prompt, one column per model).
+
+    Either ``chosen``/``rejected`` name two model columns (the paper: chosen = the bigger model),
+    or ``utility`` scores the answers in ``columns`` and the best/worst become chosen/rejected.
+    Filters: identical answers; a utility gap below ``min_gap``; ``dolci`` (OLMo 3's "Dolci
+    Think" rule for verifiable tasks: keep a pair only if chosen is correct and rejected wrong,
+    utility 1/0). Controls: ``reversed`` swaps the sides, ``tied`` uses the chosen answer on both
+    sides, ``shuffled`` pairs each prompt with another prompt's rejected answer.
+    """
+    if control not in CONTROLS:
+        raise DeltaTheoryError(f"control={control!r} is not one of {', '.join(CONTROLS)}")
+    if not table:
+        raise DeltaTheoryError("the response table is empty")
+    if (chosen is None) != (rejected is None):
+        raise DeltaTheoryError("give both chosen and rejected columns, or a utility")
+    out = []
+    for row in table:
+        if chosen is not None:
+            for col in (chosen, rejected):
+                if col not in row:
+                    have = ", ".join(k for k in row if k not in ("id", "prompt"))
+                    raise DeltaTheoryError(f"column {col!r} is missing; the table has {have}")
+            c_txt, r_txt = row[chosen], row[rejected]
+            cu = utility(row, c_txt) if utility else None
+            ru = utility(row, r_txt) if utility else None
+        else:
+            if utility is None or not columns:
+                raise DeltaTheoryError("pairs from a utility need the columns to compare")
+            missing = [c for c in columns if c not in row]
+            if missing:
+                raise DeltaTheoryError(f"column {missing[0]!r} is missing from the table")
+            scored = sorted(((utility(row, row[c]), c) for c in columns), key=lambda t: t[0])
+            (ru, rc), (cu, cc) = scored[0], scored[-1]
+            c_txt, r_txt = row[cc], row[rc]
+        if drop_identical and c_txt.strip() == r_txt.strip():
+            continue
+        if cu is not None and cu - ru < min_gap:
+            continue
+        if dolci and not (cu == 1.0 and ru == 0.0):
+            continue
+        rec = {"id": row["id"], "prompt": row["prompt"], "chosen_text": c_txt,
+               "rejected_text": r_txt}
+        if cu is not None:
+            rec.update(chosen_utility=float(cu), rejected_utility=float(ru))
+        out.append(rec)
+    if not out:
+        raise DeltaTheoryError("no pairs left after filtering (identical answers, min_gap="
+                               f"{min_gap:g}{', dolci' if dolci else ''})")
+    return _apply_control(out, control, seed)
+
+
+def _apply_control(pairs: list[dict], control: str, seed: int) -> list[dict]:
+    res = []
+    perm = np.random.default_rng(seed).permutation(len(pairs)) if control == "shuffled" else None
+    for i, p in enumerate(pairs):
+        c, r = p["chosen_text"], p["rejected_text"]
+        cu, ru = p.get("chosen_utility"), p.get("rejected_utility")
+        if control == "reversed":
+            c, r, cu, ru = r, c, ru, cu
+        elif control == "tied":
+            r, ru = c, cu
+        elif control == "shuffled":
+            q = pairs[int(perm[i])]
+            r, ru = q["rejected_text"], q.get("rejected_utility")
+        rec = {"id": p["id"], "prompt": p["prompt"], "chosen": _msg(c), "rejected": _msg(r)}
+        if cu is not None:
+            rec.update(chosen_utility=cu, rejected_utility=ru)
+        res.append(rec)
+    return res
+
+
+def diagnostics(pairs: list[dict], tokenizer=None) -> dict:
+    """Pair count, identical rate, mean lengths (characters, and tokens with a tokenizer),
+    the mean utility gap and a length-bias report (share of pairs whose chosen is longer)."""
+    c = [p["chosen"][0]["content"] for p in pairs]
+    r = [p["rejected"][0]["content"] for p in pairs]
+
+    def lens(xs):
+        if tokenizer is None:
+            return [len(x) for x in xs]
+        return [len(tokenizer(x, add_special_tokens=False)["input_ids"]) for x in xs]
+
+    lc, lr = np.array(lens(c)), np.array(lens(r))
+    d = {"pairs": len(pairs), "identical_rate": float(np.mean([a == b for a, b in zip(c, r,
+                                                                                     strict=True)])),
+         "length_unit": "characters" if tokenizer is None else "tokens",
+         "mean_chosen_length": float(lc.mean()), "mean_rejected_length": float(lr.mean()),
+         "chosen_longer_rate": float(np.mean(lc > lr))}
+    if "chosen_utility" in pairs[0]:
+        gap = [p["chosen_utility"] - p["rejected_utility"] for p in pairs]
+        d["mean_utility_gap"] = float(np.mean(gap))
+    return d
+
+
+def save_pairs(pairs: list[dict], folder: str | Path) -> Path:
+    """Save as a Hugging Face dataset (written to a temporary folder, then renamed)."""
+    import os
+    import shutil
+    import tempfile
+
+    from datasets import Dataset
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        Dataset.from_list(pairs).save_to_disk(str(tmp))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_pairs(folder: str | Path):
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(folder))
+    missing = {"prompt", "chosen", "rejected"} - set(ds.column_names)
+    if missing:
+        raise DeltaTheoryError(f"pairs at {folder} lack column(s) {', '.join(sorted(missing))}")
+    return ds

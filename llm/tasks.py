@@ -1,0 +1,183 @@
+"""Built-in tasks: deterministic prompts with train and held-out splits, and their utilities.
+
+* ``bold-sections`` — prompts that invite a structured answer; utility = the number of markdown
+  bold section headers (a line that starts with ``**…**``); :func:`answer_with_sections` writes an
+  answer with exactly k sections (the paper's warm-up data).
+* ``arithmetic`` — "What is a + b?" with ground truth; the last integer in an answer is parsed and
+  scored 1 (correct) or 0: a binary verifiable task.
+* ``jsonl:PATH`` — user prompts, one JSON object per line with ``prompt`` (a string or a list of
+  chat messages) and optionally ``id`` and ``answer``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deltatheory.errors import DeltaTheoryError
+
+__all__ = ["TASKS", "Task", "get_task", "count_bold_sections", "answer_with_sections",
+           "parse_last_int"]
+
+_TOPICS = [
+    "staying productive when working from home", "learning a new language as an adult",
+    "keeping houseplants alive", "preparing for a job interview", "saving money on groceries",
+    "getting better sleep", "starting to run", "organising a small kitchen",
+    "planning a weekend hiking trip", "writing a clear email", "reducing screen time",
+    "hosting a dinner party", "studying for an exam", "caring for a new puppy",
+    "learning to cook", "moving to a new city", "making a budget", "starting a vegetable garden",
+    "giving a short presentation", "travelling on a budget", "keeping a journal",
+    "choosing a laptop", "staying focused while reading", "making friends in a new place",
+    "training for a 5 km race", "decluttering a wardrobe", "learning to play guitar",
+    "brewing good coffee at home", "keeping a car in good shape", "teaching a child to ride a bike",
+    "running an effective meeting", "backing up personal files", "cutting down on sugar",
+    "photographing with a phone", "preparing for a long flight", "negotiating a salary",
+]
+_FRAMES = ["Give me some tips on {t}.", "What should I know about {t}?",
+           "How do I get started with {t}?", "Can you help me with {t}?",
+           "What are good ways of {t}?"]
+_SECTION_WORDS = ["Start small", "Plan ahead", "Stay consistent", "Track progress",
+                  "Ask for help", "Keep it simple", "Review often", "Rest well", "Be patient",
+                  "Celebrate wins", "Learn from mistakes", "Set a routine"]
+_BOLD_HEADER = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s*)?\*\*[^*\n]+\*\*", re.MULTILINE)
+_INT = re.compile(r"-?\d+")
+
+
+def count_bold_sections(text: str) -> int:
+    """Number of lines that start with a markdown bold header.
+
+    >>> count_bold_sections("**Plan**\\nText.\\n\\n1. **Rest** more\\nNot **this** one")
+    2
+    """
+    return len(_BOLD_HEADER.findall(text))
+
+
+def answer_with_sections(topic: str, k: int, rng: np.random.Generator) -> str:
+    """A plain answer about ``topic`` with exactly ``k`` bold section headers.
+
+    >>> a = answer_with_sections("sleep", 3, np.random.default_rng(0))
+    >>> count_bold_sections(a)
+    3
+    """
+    words = rng.choice(len(_SECTION_WORDS), size=k, replace=False)
+    parts = [f"Here are a few ideas for {topic}."]
+    for i in words:
+        w = _SECTION_WORDS[i]
+        parts.append(f"**{w}**\n{w} makes {topic} easier: pick one step and repeat it daily.")
+    return "\n\n".join(parts)
+
+
+def parse_last_int(text: str) -> int | None:
+    """The last integer in ``text`` (None if there is none).
+
+    >>> parse_last_int("17 + 25 = 42.")
+    42
+    """
+    found = _INT.findall(text.replace(",", ""))
+    return int(found[-1]) if found else None
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    binary: bool
+    about: str
+
+    def prompts(self, split: str, n: int, seed: int = 0) -> list[dict]:
+        """``n`` rows {id, prompt (chat messages), …} of ``split`` ('train' or 'test')."""
+        if split not in ("train", "test"):
+            raise DeltaTheoryError(f"split={split!r} is not one of train, test")
+        if n < 1:
+            raise DeltaTheoryError(f"number of prompts {n} must be at least 1")
+        return self._prompts(split, n, seed)
+
+    def score(self, row: dict, answer: str) -> float:
+        raise NotImplementedError
+
+    def _prompts(self, split, n, seed):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class BoldSections(Task):
+    def __init__(self):
+        super().__init__("bold-sections", False, "structured answers; utility = bold headers")
+
+    def _prompts(self, split, n, seed):
+        # topics are split, not shuffled per call: train and test never share a topic
+        topics = _TOPICS[: 24] if split == "train" else _TOPICS[24:]
+        rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+        rows = []
+        for i in range(n):
+            t = topics[i % len(topics)]
+            frame = _FRAMES[int(rng.integers(len(_FRAMES)))]
+            rows.append({"id": f"{split}-{i}", "topic": t,
+                         "prompt": [{"role": "user", "content": frame.format(t=t)}]})
+        return rows
+
+    def score(self, row, answer):
+        return float(count_bold_sections(answer))
+
+
+class Arithmetic(Task):
+    def __init__(self):
+        super().__init__("arithmetic", True, "two-digit addition; 1 if the last integer is right")
+
+    def _prompts(self, split, n, seed):
+        rng = np.random.default_rng([seed, 2 if split == "train" else 3])
+        rows = []
+        for i in range(n):
+            a, b = (int(x) for x in rng.integers(10, 100, size=2))
+            rows.append({"id": f"{split}-{i}", "answer": a + b,
+                         "prompt": [{"role": "user", "content": f"What is {a}+{b}?"}]})
+        return rows
+
+    def score(self, row, answer):
+        return float(parse_last_int(answer) == row["answer"])
+
+
+class JsonlPrompts(Task):
+    def __init__(self, path: str):
+        super().__init__(f"jsonl:{path}", False, "user prompts from a JSONL file")
+        p = Path(path)
+        if not p.is_file():
+            raise DeltaTheoryError(f"prompt file {path!r} does not exist")
+        self._rows = []
+        for ln, line in enumerate(p.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                raise DeltaTheoryError(f"{path}:{ln} is not valid JSON") from None
+            if "prompt" not in obj:
+                raise DeltaTheoryError(f"{path}:{ln} has no 'prompt' column")
+            msgs = obj["prompt"]
+            if isinstance(msgs, str):
+                msgs = [{"role": "user", "content": msgs}]
+            self._rows.append({"id": str(obj.get("id", ln)), "prompt": msgs,
+                               **({"answer": obj["answer"]} if "answer" in obj else {})})
+
+    def _prompts(self, split, n, seed):
+        rows = self._rows[: len(self._rows) // 2] if split == "train" else self._rows[
+            len(self._rows) // 2:]
+        return rows[:n]
+
+    def score(self, row, answer):
+        if "answer" not in row:
+            raise DeltaTheoryError(f"task {self.name} has no 'answer' to score against")
+        return float(parse_last_int(answer) == int(row["answer"]))
+
+
+TASKS = {"bold-sections": BoldSections, "arithmetic": Arithmetic}
+
+
+def get_task(name: str) -> Task:
+    if name.startswith("jsonl:"):
+        return JsonlPrompts(name[len("jsonl:"):])
+    if name not in TASKS:
+        raise DeltaTheoryError(f"task {name!r} is not one of {', '.join(TASKS)}, jsonl:PATH")
+    return TASKS[name]()

@@ -1,0 +1,309 @@
+"""The llm companion: tasks, pairs, losses and configs on plain data; training on a tiny random
+model built here; and a smoke test on the real SmolLM2-135M-Instruct from PyPI."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the llm extra is part of the quickstart install")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from deltatheory.cli import app  # noqa: E402
+from deltatheory.errors import DeltaTheoryError  # noqa: E402
+from llm import losses  # noqa: E402
+from llm.experiment import bootstrap_ci, load_config  # noqa: E402
+from llm.models import parse_spec  # noqa: E402
+from llm.pairs import diagnostics, make_pairs  # noqa: E402
+from llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
+
+runner = CliRunner()
+
+
+# ---------------------------------------------------------------- tasks
+def test_bold_sections_generator_writes_exactly_k():
+    rng = np.random.default_rng(0)
+    for k in range(0, 8):
+        assert count_bold_sections(answer_with_sections("sleep", k, rng)) == k
+
+
+def test_task_prompts_are_deterministic_and_splits_disjoint():
+    t = get_task("bold-sections")
+    a, b = t.prompts("train", 30, seed=1), t.prompts("train", 30, seed=1)
+    assert a == b
+    test = t.prompts("test", 30, seed=1)
+    assert not {r["topic"] for r in a} & {r["topic"] for r in test}
+
+
+def test_arithmetic_is_binary_and_verifiable():
+    t = get_task("arithmetic")
+    row = t.prompts("test", 1, seed=0)[0]
+    assert t.binary
+    assert t.score(row, f"The answer is {row['answer']}.") == 1.0
+    assert t.score(row, f"{row['answer'] + 1}") == 0.0
+    assert t.score(row, "no idea") == 0.0
+
+
+def test_unknown_task_and_bad_jsonl(tmp_path):
+    with pytest.raises(DeltaTheoryError, match="not one of"):
+        get_task("chess")
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"text": "hi"}\n')
+    with pytest.raises(DeltaTheoryError, match="no 'prompt'"):
+        get_task(f"jsonl:{bad}")
+    good = tmp_path / "q.jsonl"
+    good.write_text('{"prompt": "a"}\n{"prompt": [{"role": "user", "content": "b"}]}\n')
+    t = get_task(f"jsonl:{good}")
+    assert t.prompts("test", 5)[0]["prompt"] == [{"role": "user", "content": "b"}]
+
+
+def test_model_specs():
+    assert parse_spec("m@prune-0.5").arg == 0.5
+    with pytest.raises(DeltaTheoryError, match="must be in"):
+        parse_spec("m@prune-1.5")
+    with pytest.raises(DeltaTheoryError, match="not one of"):
+        parse_spec("m@quantize-0.5")
+
+
+# ---------------------------------------------------------------- pairs
+def _table():
+    p = [{"role": "user", "content": "q"}]
+    return [{"id": "a", "prompt": p, "big": "**A**\nx\n**B**\ny", "small": "**A**\nx"},
+            {"id": "b", "prompt": p, "big": "same", "small": "same"},
+            {"id": "c", "prompt": p, "big": "**A**\nz", "small": "**A**\n**B**\n**C**"}]
+
+
+def _bold(row, text):
+    return float(count_bold_sections(text))
+
+
+def test_pairs_from_columns_filters_and_controls():
+    pairs = make_pairs(_table(), chosen="big", rejected="small")
+    assert [p["id"] for p in pairs] == ["a", "c"]  # the identical answers are dropped
+    assert pairs[0]["chosen"] == [{"role": "assistant", "content": "**A**\nx\n**B**\ny"}]
+    gap = make_pairs(_table(), chosen="big", rejected="small", utility=_bold, min_gap=1)
+    assert [p["id"] for p in gap] == ["a"]
+    rev = make_pairs(_table(), chosen="big", rejected="small", control="reversed")
+    assert rev[0]["chosen"] == pairs[0]["rejected"] and rev[0]["rejected"] == pairs[0]["chosen"]
+    tied = make_pairs(_table(), chosen="big", rejected="small", control="tied")
+    assert all(p["chosen"] == p["rejected"] for p in tied)
+    shuf = make_pairs(_table(), chosen="big", rejected="small", control="shuffled", seed=3)
+    assert sorted(p["rejected"][0]["content"] for p in shuf) == sorted(
+        p["rejected"][0]["content"] for p in pairs)
+
+
+def test_pairs_from_utility_and_dolci():
+    pairs = make_pairs(_table(), utility=_bold, columns=["big", "small"])
+    assert pairs[1]["chosen"][0]["content"] == "**A**\n**B**\n**C**"  # utility picks sides
+    table = [{"id": i, "prompt": [], "m1": str(i), "m2": "7"} for i in range(5)]
+    dolci = make_pairs(table, chosen="m1", rejected="m2",
+                       utility=lambda r, t: float(t == "3"), dolci=True)
+    assert [p["id"] for p in dolci] == [3]
+
+
+def test_pairs_bad_input():
+    with pytest.raises(DeltaTheoryError, match="column 'huge' is missing"):
+        make_pairs(_table(), chosen="huge", rejected="small")
+    with pytest.raises(DeltaTheoryError, match="no pairs left"):
+        make_pairs(_table()[1:2], chosen="big", rejected="small")
+    with pytest.raises(DeltaTheoryError, match="control"):
+        make_pairs(_table(), chosen="big", rejected="small", control="mixed")
+
+
+def test_pair_diagnostics():
+    d = diagnostics(make_pairs(_table(), chosen="big", rejected="small", utility=_bold,
+                               min_gap=-10))
+    assert d["pairs"] == 2 and d["identical_rate"] == 0.0
+    assert d["mean_utility_gap"] == pytest.approx(((2 - 1) + (1 - 3)) / 2)
+    assert d["chosen_longer_rate"] == 0.5
+
+
+# ---------------------------------------------------------------- losses
+@pytest.fixture
+def logps():
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(16, generator=g) * 5 for _ in range(6)]
+
+
+def test_dpo_loss_is_trl_sigmoid(logps):
+    pc, pr, rc, rr, _, _ = logps
+    expected = -F.logsigmoid(0.1 * ((pc - rc) - (pr - rr)))
+    torch.testing.assert_close(losses.dpo_loss(pc, pr, rc, rr, 0.1), expected)
+
+
+def test_dadpo_with_beta2_zero_is_dpo(logps):
+    pc, pr, rc, rr, tc, tr = logps
+    torch.testing.assert_close(losses.dadpo_loss(pc, pr, rc, rr, tc, tr, 0.3, 0.0),
+                               losses.dpo_loss(pc, pr, rc, rr, 0.3))
+    # the teacher term moves the loss when β₂ > 0
+    assert not torch.allclose(losses.dadpo_loss(pc, pr, rc, rr, tc, tr, 0.3, 0.2),
+                              losses.dpo_loss(pc, pr, rc, rr, 0.3))
+
+
+def test_unit_weights_are_dpo(logps):
+    pc, pr, rc, rr, _, _ = logps
+    torch.testing.assert_close(
+        losses.weighted_dpo_loss(pc, pr, rc, rr, torch.ones(16), 0.1),
+        losses.dpo_loss(pc, pr, rc, rr, 0.1))
+    w = losses.weights_from_gap(torch.tensor([0.0, 1.0, 2.0, 5.0]))
+    assert float(w.mean()) == pytest.approx(1.0) and float(w[0]) == 0.0
+
+
+def test_bootstrap_ci_covers_the_mean():
+    x = np.random.default_rng(0).normal(3.0, 1.0, size=400)
+    lo, hi = bootstrap_ci(x, 2000, 0)
+    se = x.std(ddof=1) / np.sqrt(len(x))
+    assert lo < x.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
+
+
+# ---------------------------------------------------------------- configs
+def _yaml(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_config_unknown_keys_are_errors(tmp_path):
+    with pytest.raises(DeltaTheoryError, match="config key 'epochz'"):
+        load_config(_yaml(tmp_path, "epochz: 3\n"))
+    with pytest.raises(DeltaTheoryError, match=r"config key generation\.'topk'"):
+        load_config(_yaml(tmp_path, "generation: {topk: 3}\n"))
+    with pytest.raises(DeltaTheoryError, match=r"train\.'lr'"):
+        load_config(_yaml(tmp_path, "train: {lr: 0.1}\n"))
+    with pytest.raises(DeltaTheoryError, match="method 'ppo'"):
+        load_config(_yaml(tmp_path, "arms: [{name: a, method: ppo, pairs: {chosen: x, "
+                                    "rejected: y}}]\n"))
+    with pytest.raises(DeltaTheoryError, match="needs a teacher"):
+        load_config(_yaml(tmp_path, "arms: [{name: a, method: dadpo, pairs: {chosen: x, "
+                                    "rejected: y}}]\n"))
+
+
+def test_replication_config_resolves():
+    cfg = load_config("experiments/bold_sections.yaml")
+    assert [a["name"] for a in cfg["arms"]] == ["untouched", "dpo-3-over-2", "sft-3",
+                                                "reversed-2-over-3", "tied-3-vs-3"]
+    quick = load_config("experiments/bold_sections.yaml", quick=True)
+    assert quick["prompts"] == {"train": 8, "test": 4} and quick["train"]["max_steps"] == 2
+
+
+def test_cli_bad_input_exits_2(tmp_path):
+    r = runner.invoke(app, ["llm", "run", str(tmp_path / "missing.yaml")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    r = runner.invoke(app, ["llm", "run", str(_yaml(tmp_path, "modell: x\n"))])
+    assert r.exit_code == 2 and "'modell'" in r.output
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    r = runner.invoke(app, ["llm", "run", "experiments/bold_sections.yaml", "--quick", "--out",
+                            str(blocker / "x")])
+    assert r.exit_code == 2 and "cannot be written" in r.output
+    r = runner.invoke(app, ["llm", "eval", "--model", "smollm2-135m-instruct", "--task", "go"])
+    assert r.exit_code == 2 and "'go'" in r.output
+
+
+# ---------------------------------------------------------------- a tiny random model
+@pytest.fixture(scope="module")
+def smol_tokenizer():
+    from transformers import AutoTokenizer
+
+    from llm.models import resolve
+
+    tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
+    tok.pad_token = tok.pad_token or tok.eos_token
+    return tok
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, smol_tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(smol_tokenizer), hidden_size=64, intermediate_size=128,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=512, tie_word_embeddings=True,
+                      pad_token_id=smol_tokenizer.pad_token_id,
+                      eos_token_id=smol_tokenizer.eos_token_id)
+    d = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(cfg).save_pretrained(d)
+    smol_tokenizer.save_pretrained(d)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def tiny_pairs():
+    from datasets import Dataset
+
+    t = get_task("bold-sections")
+    rows = t.prompts("train", 4, seed=0)
+    rng = np.random.default_rng(0)
+    table = [{**r, "c": answer_with_sections(r["topic"], 3, rng),
+              "r": answer_with_sections(r["topic"], 1, rng)} for r in rows]
+    return Dataset.from_list(make_pairs(table, chosen="c", rejected="r", utility=t.score))
+
+
+@pytest.mark.parametrize("method", ["dpo", "dpo-norm", "ipo", "simpo", "weighted", "dadpo", "sft"])
+def test_every_method_trains_two_steps(method, tiny_dir, tiny_pairs, tmp_path):
+    from llm.train import TrainConfig, train
+
+    cfg = TrainConfig(method=method, max_steps=2, batch_size=2, lora=method != "sft",
+                      dtype="fp32", max_length=256, teacher=tiny_dir if method == "dadpo" else None)
+    model, tok, log = train(tiny_dir, tiny_pairs, tmp_path, cfg)
+    losses_seen = [r["loss"] for r in log if "loss" in r]
+    assert len(losses_seen) == 2 and all(np.isfinite(losses_seen))
+    if method in ("dpo", "weighted", "dadpo"):
+        assert any("rewards/accuracies" in r for r in log)
+    assert (tmp_path / "model" / "config.json").exists()
+    saved = json.loads((tmp_path / "train_log.json").read_text())
+    assert saved["config"]["method"] == method and saved["beta"] == cfg.resolved_beta
+
+
+def test_dadpo_teacher_with_another_tokenizer_is_refused(tiny_dir, tiny_pairs, tmp_path):
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from llm.train import TrainConfig, train
+
+    other = tmp_path / "teacher"
+    LlamaForCausalLM.from_pretrained(tiny_dir).save_pretrained(other)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    tok.add_tokens(["<extra-token>"])
+    tok.save_pretrained(other)
+    cfg = TrainConfig(method="dadpo", max_steps=1, batch_size=2, dtype="fp32", teacher=str(other))
+    with pytest.raises(DeltaTheoryError, match="different tokenizer"):
+        train(tiny_dir, tiny_pairs, tmp_path / "run", cfg)
+
+
+def test_generation_is_resumable(tiny_dir, tmp_path):
+    from llm.generate import generate, shard_path, table
+
+    rows = get_task("bold-sections").prompts("test", 3, seed=0)
+    first = generate(tiny_dir, rows[:2], tmp_path, max_new_tokens=4, batch_size=2,
+                     progress=False)
+    path = shard_path(tmp_path, tiny_dir)
+    with open(path, "a") as fh:
+        fh.write('{"id": "torn')  # an interrupted write
+    both = generate(tiny_dir, rows, tmp_path, max_new_tokens=4, batch_size=2, progress=False)
+    assert {k: both[k] for k in first} == first  # finished rows are not regenerated
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
+    assert sorted(r["id"] for r in lines) == sorted(r["id"] for r in rows)
+    tab = table(rows, tmp_path, [tiny_dir])
+    assert set(tab[0]) >= {"id", "prompt", tiny_dir}
+
+
+# ---------------------------------------------------------------- the real model
+def test_smollm2_smoke_load_generate_two_dpo_steps(tmp_path, tiny_pairs):
+    from llm.generate import generate
+    from llm.models import load
+    from llm.train import TrainConfig, train
+
+    model, tok = load("smollm2-135m-instruct")
+    rows = get_task("arithmetic").prompts("test", 2, seed=0)
+    ans = generate("smollm2-135m-instruct", rows, tmp_path, max_new_tokens=12, batch_size=2,
+                   model=model, tokenizer=tok, progress=False)
+    assert all(isinstance(a, str) and a for a in ans.values())
+    cfg = TrainConfig(method="dpo", max_steps=2, batch_size=2, dtype="bf16", max_length=256)
+    _, _, log = train("smollm2-135m-instruct", tiny_pairs, tmp_path / "dpo", cfg, model=model,
+                      tokenizer=tok)
+    assert len([r for r in log if "loss" in r]) == 2
