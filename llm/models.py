@@ -14,11 +14,10 @@ import importlib.util
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from deltatheory._io import atomic_dir
 from deltatheory.errors import DeltaTheoryError
 
 __all__ = ["BUILTIN", "ModelSpec", "parse_spec", "resolve", "load", "cache_dir", "list_models"]
@@ -92,20 +91,11 @@ def _file_hash(path: Path) -> str:
 
 
 def _atomic_dir(target: Path, build) -> Path:
-    """Build a folder in a temporary sibling and rename it into place (nothing half-written)."""
+    """Build a cached folder once; ``build`` writes into a temporary sibling renamed into place."""
     if (target / "config.json").exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with atomic_dir(target) as tmp:
         build(tmp)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

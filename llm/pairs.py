@@ -124,24 +124,13 @@ def diagnostics(pairs: list[dict], tokenizer=None) -> dict:
 
 def save_pairs(pairs: list[dict], folder: str | Path) -> Path:
     """Save as a Hugging Face dataset (written to a temporary folder, then renamed)."""
-    import os
-    import shutil
-    import tempfile
-
     from datasets import Dataset
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    from deltatheory._io import atomic_dir
+
+    with atomic_dir(folder) as tmp:
         Dataset.from_list(pairs).save_to_disk(str(tmp))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)
 
 
 def load_pairs(folder: str | Path):

@@ -240,7 +240,7 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     if cfg.lora and hasattr(trained, "merge_and_unload"):
         trained = trained.merge_and_unload()
     _save(trained, tokenizer, out_dir / "model")
-    log = [r for r in trainer.state.log_history]
+    log = list(trainer.state.log_history)
     (out_dir / "train_log.json").write_text(json.dumps(
         {"config": dataclasses.asdict(cfg), "beta": beta, "history": log}, indent=1))
     import shutil
@@ -272,15 +272,8 @@ def _with_weights(ds, cfg: TrainConfig):
 
 
 def _save(model, tokenizer, target: Path) -> None:
-    import shutil
+    from deltatheory._io import atomic_dir
 
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with atomic_dir(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
