@@ -1,4 +1,5 @@
-"""Atomic JSON output: write to a temporary file in the target folder, then rename."""
+"""File helpers: atomic output (write to a temporary file beside the target, then rename) and
+a JSONL reader with one-line errors."""
 
 from __future__ import annotations
 
@@ -86,3 +87,19 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
         json.dump(payload, fh, indent=2, allow_nan=True)
         fh.write("\n")
     return Path(path)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line of a JSONL file; one-line errors."""
+    out = []
+    for ln, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise DeltaTheoryError(f"{path}:{ln} is not valid JSON") from None
+        if not isinstance(obj, dict):
+            raise DeltaTheoryError(f"{path}:{ln} is not a JSON object")
+        out.append((ln, obj))
+    return out

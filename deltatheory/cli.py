@@ -1,4 +1,4 @@
-"""``deltatheory`` command line: predict, threshold, simulate, check, figures.
+"""``deltatheory`` command line: predict, threshold, simulate, check, figures, bridge.
 
 Accuracies are fractions (0.8, not 80). Every command takes ``--json`` for machine output.
 Bad input prints one line on stderr and exits with code 2.
@@ -402,6 +402,38 @@ def figures_cmd(quick: Quick = False, seed: Seed = 0,
         out.print(t)
 
     _emit({"out": str(out_dir), "quick": quick, "seed": seed, "figures": done}, as_json, render)
+
+
+@app.command("bridge")
+def bridge_cmd(
+        predictions: Annotated[Path, typer.Option(
+            "--predictions", help="CSV or JSONL, one row per binary item: the truth's and each "
+            "model's label (0/1, ±1, true/false, yes/no).")],
+        truth: Annotated[str, typer.Option(help="Column of the true labels.")] = "truth",
+        student: Annotated[str, typer.Option(help="Column of the student's labels.")] = "student",
+        chosen: Annotated[str, typer.Option(help="Column of the chosen teacher's labels.")]
+        = "chosen",
+        rejected: Annotated[str, typer.Option(help="Column of the rejected teacher's labels.")]
+        = "rejected",
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+        seed: Seed = 0, as_json: Json = False):
+    """Will this weak pair help? Place measured models in the theory's geometry.
+
+    Disagreement rates on shared binary items give the angles between the four models (under
+    Gaussian inputs, angle = π × disagreement), hence α's, κ = signal − noise, λ* and the
+    predicted best accuracy, with bootstrap 95 % CIs and P[κ > 0].
+    """
+    from .bridge import bridge
+
+    try:
+        r = bridge(predictions, truth=truth, student=student, chosen=chosen, rejected=rejected,
+                   bootstrap=bootstrap, seed=seed)
+    except DeltaTheoryError as e:
+        _fail(str(e))
+    payload = {"predictions": str(predictions),
+               "columns": {"truth": truth, "student": student, "chosen": chosen,
+                           "rejected": rejected}, **r.to_dict()}
+    _emit(payload, as_json, lambda p: sys.stdout.write(r.summary() + "\n"))
 
 
 def _add_llm() -> None:

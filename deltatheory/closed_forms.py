@@ -29,6 +29,7 @@ __all__ = [
     "RayPrediction",
     "kappa",
     "predict",
+    "predict_from_gram",
     "ray_alignment",
     "signal_noise",
     "steps_for_lambda",
@@ -62,8 +63,7 @@ def kappa(g: Geometry) -> np.ndarray:
     return s - n
 
 
-def _ray_terms(g: Geometry):
-    G = gram_matrix(g)
+def _ray_terms(G: np.ndarray):
     a0 = G[..., 0, 1]
     a = G[..., 0, 2] - G[..., 0, 3]
     b = G[..., 1, 2] - G[..., 1, 3]
@@ -79,7 +79,7 @@ def ray_alignment(g: Geometry, lam):
     >>> float(ray_alignment(g, 0.0)) == float(g.alphas[0])
     True
     """
-    a0, a, b, v2, _ = _ray_terms(g)
+    a0, a, b, v2, _ = _ray_terms(gram_matrix(g))
     lam = np.asarray(lam, dtype=float)
     return (a0 + lam * a) / np.sqrt(1.0 + 2.0 * lam * b + lam**2 * v2)
 
@@ -119,8 +119,23 @@ def predict(g: Geometry) -> RayPrediction:
     >>> round(float(p.lambda_star), 4), round(float(p.best_accuracy), 5)
     (0.0764, 0.80196)
     """
-    a0, a, b, v2, w2 = _ray_terms(g)
-    signal, noise = signal_noise(g)
+    return predict_from_gram(gram_matrix(g))
+
+
+def predict_from_gram(G) -> RayPrediction:
+    """:func:`predict` for a Gram matrix of the unit vectors (θ*, θ₀, θ_c, θ_r), shape (..., 4, 4).
+
+    This is the form measured models arrive in (:mod:`deltatheory.bridge`): it needs no
+    accuracy above chance for the teachers, only a student with α₀ > 0.
+
+    >>> p = predict_from_gram(gram_matrix(Geometry(0.8, 0.7, 0.6)))
+    >>> round(float(p.kappa), 4)
+    0.0963
+    """
+    G = np.asarray(G, dtype=float)
+    a0, a, b, v2, w2 = _ray_terms(G)
+    signal = a * (1.0 - a0**2)
+    noise = a0 * (b - a0 * a)
     k = signal - noise
     wn = np.sqrt(w2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -137,10 +152,10 @@ def predict(g: Geometry) -> RayPrediction:
     lam_end = np.where(over > a0, np.inf, 0.0)
     best = np.where(interior, radius, end_best)
     lam_star = np.where(interior, lam_int, lam_end)
-    ac, ar = g.alphas[1:]
     return RayPrediction(
-        alpha_student=np.asarray(a0), alpha_chosen=np.asarray(ac), alpha_rejected=np.asarray(ar),
-        signal=signal, noise=noise, kappa=k, lambda_star=lam_star,
+        alpha_student=np.asarray(a0), alpha_chosen=np.asarray(G[..., 0, 2]),
+        alpha_rejected=np.asarray(G[..., 0, 3]), signal=np.asarray(signal),
+        noise=np.asarray(noise), kappa=np.asarray(k), lambda_star=lam_star,
         best_alignment=best, overtrain_alignment=over,
     )
 

@@ -100,6 +100,18 @@ def make(module: ModuleType, out: str | Path, *, quick: bool = False, seed: int 
     return data
 
 
+def render(plot, data: dict, path: str | Path) -> None:
+    """``plot(data)`` in the house style, saved atomically (format from the suffix)."""
+    path = Path(path)
+    with plt.rc_context(STYLE):
+        fig = plot(data)
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=path.suffix.lstrip("."))
+        finally:
+            plt.close(fig)
+
+
 def _metadata(module: ModuleType, ext: str) -> dict:
     if ext == "pdf":
         return {"Title": module.TITLE, "Creator": f"deltatheory {deltatheory.__version__}",

@@ -60,33 +60,50 @@ def _merge(base: dict, over: dict, where: str) -> dict:
     return out
 
 
-def load_config(path: str | Path | None = None, *, quick: bool = False,
-                overrides: dict | None = None) -> dict:
-    """Defaults ⊕ the YAML file ⊕ ``overrides`` (⊕ its ``quick`` block when ``quick``)."""
+def _read_yaml(path: str | Path) -> dict:
     import yaml
 
-    from .train import TrainConfig
+    p = Path(path)
+    if not p.is_file():
+        raise DeltaTheoryError(f"config file {str(path)!r} does not exist")
+    try:
+        user = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DeltaTheoryError(f"config file {str(path)!r} is not valid YAML: "
+                               f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(user, dict):
+        raise DeltaTheoryError(f"config file {str(path)!r} must be a mapping")
+    return user
 
-    user = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise DeltaTheoryError(f"config file {str(path)!r} does not exist")
-        try:
-            user = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise DeltaTheoryError(f"config file {str(path)!r} is not valid YAML: "
-                                   f"{str(exc).splitlines()[0]}") from None
-        if not isinstance(user, dict):
-            raise DeltaTheoryError(f"config file {str(path)!r} must be a mapping")
-    cfg = _merge(DEFAULTS, user, "")
+
+def layered_config(defaults: dict, path: str | Path | None, *, quick: bool = False,
+                   overrides: dict | None = None, extend_train: bool = False) -> dict:
+    """``defaults`` ⊕ the YAML at ``path`` ⊕ ``overrides`` ⊕ (when ``quick``) the ``quick`` block.
+
+    Nested keys must exist in ``defaults``, except under ``train`` (any TrainConfig field, checked
+    by the caller), which replaces the default block — or, with ``extend_train``, adds to it.
+    """
+    user = _read_yaml(path) if path is not None else {}
+    cfg = _merge(defaults, user, "")
     if overrides:
         cfg = _merge(cfg, overrides, "")
+    if extend_train:
+        cfg["train"] = {**defaults["train"], **user.get("train", {}),
+                        **(overrides or {}).get("train", {})}
     if quick:
         q = cfg["quick"]
         cfg = _merge(cfg, {k: v for k, v in q.items() if k != "train"}, "quick.")
         cfg["train"] = {**cfg["train"], **q.get("train", {})}
     cfg["quick_mode"] = bool(quick)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, *, quick: bool = False,
+                overrides: dict | None = None) -> dict:
+    """Defaults ⊕ the YAML file ⊕ ``overrides`` (⊕ its ``quick`` block when ``quick``)."""
+    from .train import TrainConfig
+
+    cfg = layered_config(DEFAULTS, path, quick=quick, overrides=overrides)
     fields = set(TrainConfig.__dataclass_fields__)
     names = set()
     for arm in cfg["arms"]:
@@ -169,14 +186,9 @@ def _reward_stats(log: list[dict]) -> dict:
             "train_loss_last": float(rows[-1].get("loss", float("nan")))}
 
 
-def run(config: dict, out: str | Path, *, progress=print) -> dict:
-    """Run every arm of ``config`` into ``out``; returns the results (also written there)."""
-    from .generate import generate
-    from .models import load
-    from .pairs import diagnostics, load_pairs, save_pairs
-    from .tasks import get_task
-    from .train import TrainConfig, train
-
+def open_run(out: str | Path, config: dict) -> Path:
+    """Create or reopen a run folder: a new one gets ``config.json`` (with a start time); an
+    existing one must hold the same configuration, so that a rerun resumes the same run."""
     out = ensure_writable(out)
     cfg_path = out / "config.json"
     if cfg_path.exists():
@@ -186,6 +198,28 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
                                    "same config or use another --out")
     else:
         write_json(cfg_path, {**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return out
+
+
+def arm_folder(out: Path, name: str, progress) -> tuple[Path, dict | None]:
+    """An arm's folder, and its metrics if an earlier run finished it (then it is skipped)."""
+    folder = out / "arms" / name
+    done = folder / "metrics.json"
+    if done.exists():
+        progress(f"arm {name}: done earlier, skipped")
+        return folder, json.loads(done.read_text())
+    return folder, None
+
+
+def run(config: dict, out: str | Path, *, progress=print) -> dict:
+    """Run every arm of ``config`` into ``out``; returns the results (also written there)."""
+    from .generate import generate
+    from .models import load
+    from .pairs import diagnostics, load_pairs, save_pairs
+    from .tasks import get_task
+    from .train import TrainConfig, train
+
+    out = open_run(out, config)
     task = get_task(config["task"])
     n = config["prompts"]
     train_rows = task.prompts("train", n["train"], config["seed"])
@@ -193,12 +227,11 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
     g = config["generation"]
     results = []
     for arm in config["arms"]:
-        folder = out / "arms" / arm["name"]
-        done = folder / "metrics.json"
-        if done.exists():
-            progress(f"arm {arm['name']}: done earlier, skipped")
-            results.append(json.loads(done.read_text()))
+        folder, earlier = arm_folder(out, arm["name"], progress)
+        if earlier is not None:
+            results.append(earlier)
             continue
+        done = folder / "metrics.json"
         t0 = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
         metrics = {"arm": arm["name"], "method": arm["method"],

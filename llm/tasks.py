@@ -5,19 +5,23 @@
   answer with exactly k sections (the paper's warm-up data).
 * ``arithmetic`` — "What is a + b?" with ground truth; the last integer in an answer is parsed and
   scored 1 (correct) or 0: a binary verifiable task.
+* ``arithmetic-choice`` — the binary task of the bridge: "What is a + b?" with two candidate
+  answers ``"a + b = c"``, one right and one off by 1, 2 or 10, in random order. A model's label
+  is the candidate it gives the higher log-probability (:func:`llm.choice.choose`); the truth is
+  1 when the first candidate is right. Labels are balanced by construction.
 * ``jsonl:PATH`` — user prompts, one JSON object per line with ``prompt`` (a string or a list of
   chat messages) and optionally ``id`` and ``answer``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deltatheory._io import read_jsonl
 from deltatheory.errors import DeltaTheoryError
 
 __all__ = ["TASKS", "Task", "get_task", "count_bold_sections", "answer_with_sections",
@@ -146,13 +150,7 @@ class JsonlPrompts(Task):
         if not p.is_file():
             raise DeltaTheoryError(f"prompt file {path!r} does not exist")
         self._rows = []
-        for ln, line in enumerate(p.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                raise DeltaTheoryError(f"{path}:{ln} is not valid JSON") from None
+        for ln, obj in read_jsonl(p):
             if "prompt" not in obj:
                 raise DeltaTheoryError(f"{path}:{ln} has no 'prompt' column")
             msgs = obj["prompt"]
@@ -172,7 +170,30 @@ class JsonlPrompts(Task):
         return float(parse_last_int(answer) == int(row["answer"]))
 
 
-TASKS = {"bold-sections": BoldSections, "arithmetic": Arithmetic}
+class ArithmeticChoice(Task):
+    def __init__(self):
+        super().__init__("arithmetic-choice", True,
+                         "binary: which of two answers to a + b is right (log-prob choice)")
+
+    def _prompts(self, split, n, seed):
+        rng = np.random.default_rng([seed, 4 if split == "train" else 5])
+        rows = []
+        for i in range(n):
+            a, b = (int(x) for x in rng.integers(10, 100, size=2))
+            wrong = a + b + int(rng.choice([-1, 1])) * int(rng.choice([1, 2, 10]))
+            truth = int(rng.integers(2))
+            first, second = (a + b, wrong) if truth else (wrong, a + b)
+            rows.append({"id": f"{split}-{i}", "answer": a + b, "truth": truth,
+                         "candidates": [f"{a} + {b} = {first}", f"{a} + {b} = {second}"],
+                         "prompt": [{"role": "user", "content": f"What is {a} + {b}?"}]})
+        return rows
+
+    def score(self, row, answer):
+        return float(parse_last_int(answer) == row["answer"])
+
+
+TASKS = {"bold-sections": BoldSections, "arithmetic": Arithmetic,
+         "arithmetic-choice": ArithmeticChoice}
 
 
 def get_task(name: str) -> Task:

@@ -180,11 +180,12 @@ def _teacher_logps(teacher: str, student_tok, dataset, cfg: TrainConfig, out: st
 
 
 def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, model=None,
-          tokenizer=None):
+          tokenizer=None, save: bool = True):
     """Train ``model_spec`` on ``pairs`` (a datasets.Dataset); returns (model, tokenizer, log).
 
     The trained weights (or LoRA adapter) are saved to ``out_dir/model`` atomically; ``log`` has
     the trainer's history (loss, and for preference methods reward accuracy and margins).
+    ``save=False`` keeps the weights in memory only (the ladder evaluates and discards them).
     """
     import torch
 
@@ -239,10 +240,12 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     trained = trainer.model
     if cfg.lora and hasattr(trained, "merge_and_unload"):
         trained = trained.merge_and_unload()
-    _save(trained, tokenizer, out_dir / "model")
     log = list(trainer.state.log_history)
-    (out_dir / "train_log.json").write_text(json.dumps(
-        {"config": dataclasses.asdict(cfg), "beta": beta, "history": log}, indent=1))
+    if trainer.is_world_process_zero():  # under `accelerate launch` only rank 0 writes
+        if save:
+            _save(trained, tokenizer, out_dir / "model")
+        (out_dir / "train_log.json").write_text(json.dumps(
+            {"config": dataclasses.asdict(cfg), "beta": beta, "history": log}, indent=1))
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)

@@ -183,3 +183,19 @@ def test_script_runs_standalone(tmp_path):
     r = subprocess.run([sys.executable, "-m", "figures.fig5_heatmap", "--seed", "-1"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 2 and "--seed=-1" in r.stderr
+
+
+def test_fig7_ladder_data_is_consistent(saved):
+    d = saved["fig7_ladder"]
+    by = {(a["chosen"], a["rejected"]): a for a in d["arms"]}
+    for (c, r), a in by.items():
+        assert a["n_pairs"] == by[(r, c)]["n_pairs"]
+        if a["bridge"]:  # swapping chosen and rejected flips κ exactly (v → −v)
+            assert a["bridge"]["kappa"] == pytest.approx(-by[(r, c)]["bridge"]["kappa"])
+    from llm.ladder import spearman_ci
+
+    ok = [a for a in d["arms"] if a["bridge"]]
+    rho = spearman_ci([a["bridge"]["kappa"] for a in ok], [a["observed_gain"] for a in ok],
+                      d["config"]["bootstrap"], d["config"]["seed"])
+    assert rho["rho"] == pytest.approx(d["spearman"]["rho"])
+    assert d["settings"]["command"].startswith("deltatheory llm ladder")

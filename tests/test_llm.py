@@ -307,3 +307,133 @@ def test_smollm2_smoke_load_generate_two_dpo_steps(tmp_path, tiny_pairs):
     _, _, log = train("smollm2-135m-instruct", tiny_pairs, tmp_path / "dpo", cfg, model=model,
                       tokenizer=tok)
     assert len([r for r in log if "loss" in r]) == 2
+
+
+# ---------------------------------------------------------------- binary choice and the ladder
+def test_arithmetic_choice_is_balanced_and_knows_the_answer():
+    t = get_task("arithmetic-choice")
+    rows = t.prompts("test", 400, seed=0)
+    assert t.binary and rows == t.prompts("test", 400, seed=0)
+    truth = np.array([r["truth"] for r in rows])
+    assert abs(truth.mean() - 0.5) < 4 * 0.5 / np.sqrt(len(rows))
+    for r in rows:
+        right = r["candidates"][1 - r["truth"]]
+        assert right.endswith(f"= {r['answer']}") and t.score(r, right) == 1.0
+        assert t.score(r, r["candidates"][r["truth"]]) == 0.0
+
+
+def test_choice_margins_match_unbatched_log_probs(tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llm.choice import _encode, choice_margins
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    rows = get_task("arithmetic-choice").prompts("train", 5, seed=0)
+    m = choice_margins(model, tok, rows, batch_size=4, progress=False)
+
+    def logp(prompt, answer):  # one sequence, no padding
+        ids, h = _encode(tok, prompt, answer)
+        x = torch.tensor([ids])
+        with torch.no_grad():
+            lp = torch.log_softmax(model(input_ids=x).logits[0, :-1].float(), -1)
+        return float(lp[torch.arange(h - 1, len(ids) - 1), x[0, h:]].sum())
+
+    want = [logp(r["prompt"], r["candidates"][0]) - logp(r["prompt"], r["candidates"][1])
+            for r in rows]
+    np.testing.assert_allclose(m, want, rtol=1e-4, atol=1e-4)
+    swapped = [{**r, "candidates": r["candidates"][::-1]} for r in rows]
+    np.testing.assert_allclose(choice_margins(model, tok, swapped, progress=False), -m,
+                               atol=1e-4)
+
+
+def test_ladder_config_errors(tmp_path):
+    from llm.ladder import load_config
+
+    cfg = load_config()
+    assert cfg["train"]["method"] == "dpo" and len(cfg["rungs"]) == 2
+    assert load_config("experiments/ladder.yaml")["train"]["learning_rate"] == 2e-4
+    bad = [({"rungs": ["a"]}, "at least two"),
+           ({"rungs": ["smollm2-135m-instruct", "b"]}, "cannot also be a rung"),
+           ({"train": {"method": "sft"}}, "not a pairwise preference loss"),
+           ({"train": {"lr": 1}}, "train.'lr' does not exist"),
+           ({"task": "arithmetic"}, "not a two-candidate binary task"),
+           ({"depth": 3}, "'depth' does not exist")]
+    for over, match in bad:
+        with pytest.raises(DeltaTheoryError, match=match):
+            load_config(overrides=over)
+    f = tmp_path / "l.yaml"
+    f.write_text("rungs: [x]\n")
+    r = runner.invoke(app, ["llm", "ladder", str(f)])
+    assert r.exit_code == 2 and "at least two" in r.output
+
+
+def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
+    from llm.ladder import load_config, run
+
+    cfg = load_config(overrides={
+        "student": tiny_dir, "rungs": [f"{tiny_dir}@prune-0.2", f"{tiny_dir}@prune-0.6"],
+        "items": {"train": 32, "test": 40}, "bootstrap": 200, "dtype": "float32",
+        "train": {"max_steps": 1, "batch_size": 2, "dtype": "fp32"}})
+    msgs = []
+    s = run(cfg, tmp_path, progress=msgs.append)
+    assert [a["arm"] for a in s["arms"]] == ["0-over-1", "1-over-0-reversed"]
+    for a in s["arms"]:
+        assert a["n_pairs"] > 0 and (tmp_path / "arms" / a["arm"] / "metrics.json").exists()
+        assert a["observed_gain"] == pytest.approx(a["accuracy_after"] - a["accuracy_before"])
+        lo, hi = a["observed_gain_ci95"]
+        assert lo <= a["observed_gain"] <= hi
+        # a random model may sit at chance: then the bridge says why instead of predicting
+        assert a["bridge"] is not None or "chance" in a["bridge_error"]
+    pc = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert pc[0].split(",")[:3] == ["id", "truth", "student"] and len(pc) == 41
+    for f in ("ladder.json", "ladder.md", "ladder.png", "config.json"):
+        assert (tmp_path / f).stat().st_size > 0
+    assert not list(tmp_path.glob("arms/*/model")), "the ladder keeps trained weights in memory"
+    msgs.clear()
+    again = run(cfg, tmp_path, progress=msgs.append)
+    assert sum("done earlier" in m for m in msgs) == 2
+    assert again["arms"] == s["arms"]
+
+
+def test_spearman_ci_and_paired_diff():
+    from llm.ladder import paired_diff_ci, spearman_ci
+
+    r = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500)
+    assert r["rho"] == pytest.approx(0.8286, abs=1e-4) and r["ci95"][0] <= r["rho"] <= r["ci95"][1]
+    lo, hi = paired_diff_ci(np.zeros(50), np.r_[np.ones(10), np.zeros(40)], n=500)
+    assert lo <= 0.2 <= hi and lo > 0
+
+
+def test_cli_pairs_then_train(tiny_dir, tmp_path):
+    r = runner.invoke(app, ["llm", "pairs", "--synthetic", "3,1", "--n", "4", "--out",
+                            str(tmp_path / "p"), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["pairs"] == 4 and d["mean_utility_gap"] == 2.0
+    assert json.loads((tmp_path / "p" / "pairs.json").read_text())["spec"] == {
+        "synthetic": {"chosen": 3, "rejected": 1}}
+    r = runner.invoke(app, ["llm", "train", "--pairs", str(tmp_path / "p" / "pairs"), "--model",
+                            tiny_dir, "--max-steps", "1", "--batch-size", "2", "--dtype", "fp32",
+                            "--max-length", "256", "--out", str(tmp_path / "t"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["pairs"] == 4
+    assert (tmp_path / "t" / "model" / "config.json").exists()
+
+
+def test_cli_pairs_and_train_bad_input(tmp_path):
+    for args, match in [
+        (["--chosen", "a", "--utility", "a,b"], "exactly one of"),
+        (["--chosen", "a"], "exactly one of"),
+        (["--synthetic", "3"], "two whole numbers"),
+        (["--synthetic", "3,2", "--control", "upside-down"], "upside-down"),
+    ]:
+        r = runner.invoke(app, ["llm", "pairs", *args, "--out", str(tmp_path / "p")])
+        assert r.exit_code == 2 and match in r.output, (args, r.output)
+    r = runner.invoke(app, ["llm", "train", "--pairs", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "not a saved pairs dataset" in r.output
+    runner.invoke(app, ["llm", "pairs", "--synthetic", "3,2", "--n", "2", "--out",
+                        str(tmp_path / "ok")])
+    r = runner.invoke(app, ["llm", "train", "--pairs", str(tmp_path / "ok" / "pairs"),
+                            "--method", "kto"])
+    assert r.exit_code == 2 and "'kto' is not one of" in r.output

@@ -11,7 +11,7 @@ NOTEBOOKS = [p for p in sorted((Path(__file__).parent.parent / "notebooks").glob
 
 
 def test_all_notebooks_are_found():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
