@@ -168,9 +168,11 @@ def _short(spec: str, student: str) -> str:
 
 def run(config: dict, out: str | Path, *, progress=print) -> dict:
     """Run the ladder of ``config`` into ``out`` (resumable); returns the summary."""
+    from datasets import Dataset
+
     from deltatheory.bridge import estimate
 
-    from .experiment import arm_folder, open_run
+    from .experiment import _reward_stats, arm_folder, open_run
     from .models import load
     from .pairs import diagnostics, make_pairs, save_pairs
     from .tasks import get_task
@@ -225,8 +227,6 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
             metrics["train_error"] = str(e)
         metrics["n_pairs"] = len(pairs)
         if pairs:
-            from datasets import Dataset
-
             correct = {row["id"]: row["candidates"][1 - row["truth"]] for row in rows["train"]}
             metrics["chosen_correct_rate"] = float(np.mean(
                 [p["chosen"][0]["content"] == correct[p["id"]] for p in pairs]))
@@ -237,8 +237,6 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
             progress(f"arm {arm['name']}: DPO on {len(pairs)} pairs ({short[c]} > {short[r]})")
             model, tok, log = train(student, Dataset.from_list(pairs), folder, tcfg, model=model,
                                     tokenizer=tok, save=False)
-            from .experiment import _reward_stats
-
             metrics.update(_reward_stats(log))
             metrics["train_config"] = dataclasses.asdict(tcfg)
             after_m = np.array(_labels(student, {"test": rows["test"]}, config, folder,
