@@ -108,26 +108,27 @@ def paired_diff_ci(before, after, n: int = 2000, seed: int = 0) -> list[float]:
 
 
 def spearman_ci(x, y, n: int = 2000, seed: int = 0) -> dict:
-    """Spearman ρ with a bootstrap 95 % CI over the points (scipy.stats.bootstrap, paired)."""
+    """Spearman ρ with a percentile bootstrap 95 % CI over the points.
+
+    A resample in which x or y is constant has no ρ; such resamples are dropped and counted
+    (``degenerate``) rather than turning the whole interval into nan.
+    """
+    import warnings
+
     from scipy import stats
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    nan2 = [float("nan"), float("nan")]
     if len(x) < 3:
-        return {"rho": float("nan"), "ci95": [float("nan"), float("nan")], "n": len(x)}
-    rho = float(stats.spearmanr(x, y).statistic)
-
-    def stat(a, b):
-        return stats.spearmanr(a, b).statistic
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # resamples with ties in x or y give nan: dropped
-            res = stats.bootstrap((x, y), stat, paired=True, vectorized=False, n_resamples=n,
-                                  method="percentile", rng=np.random.default_rng(seed))
-    lo, hi = res.confidence_interval
-    return {"rho": rho, "ci95": [float(lo), float(hi)], "n": len(x)}
+        return {"rho": float("nan"), "ci95": nan2, "n": len(x), "degenerate": 0}
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n, len(x)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho = float(stats.spearmanr(x, y).statistic)
+        boot = np.array([stats.spearmanr(x[i], y[i]).statistic for i in idx])
+    ok = boot[np.isfinite(boot)]
+    ci = [float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))] if len(ok) else nan2
+    return {"rho": rho, "ci95": ci, "n": len(x), "degenerate": int(n - len(ok))}
 
 
 def _labels(spec: str, rows_by_split: dict, cfg: dict, folder: Path, *, model=None,

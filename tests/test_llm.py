@@ -401,6 +401,9 @@ def test_spearman_ci_and_paired_diff():
 
     r = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500)
     assert r["rho"] == pytest.approx(0.8286, abs=1e-4) and r["ci95"][0] <= r["rho"] <= r["ci95"][1]
+    # with few points some resamples are constant (no ρ): they are dropped, not a nan interval
+    r = spearman_ci([1, 2, 3], [1, 3, 2], n=500)
+    assert r["degenerate"] > 0 and all(np.isfinite(r["ci95"]))
     lo, hi = paired_diff_ci(np.zeros(50), np.r_[np.ones(10), np.zeros(40)], n=500)
     assert lo <= 0.2 <= hi and lo > 0
 
