@@ -22,9 +22,9 @@ STUDENT = "smollm2-135m-instruct"
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_generation_tokens_per_second(benchmark, tmp_path, dtype):
     """Greedy generation, batch 8, 128 new tokens, bold-sections prompts."""
-    from llm.generate import generate
-    from llm.models import load
-    from llm.tasks import get_task
+    from deltatheory.llm.generate import generate
+    from deltatheory.llm.models import load
+    from deltatheory.llm.tasks import get_task
 
     model, tok = load(STUDENT, dtype=dtype)
     rows = get_task("bold-sections").prompts("test", 8, seed=0)
@@ -48,10 +48,10 @@ def test_dpo_seconds_per_pair(benchmark, tmp_path, task):
     answers; arithmetic-choice: the ladder's short answers)."""
     from datasets import Dataset
 
-    from llm.models import load
-    from llm.pairs import make_pairs
-    from llm.tasks import answer_with_sections, get_task
-    from llm.train import TrainConfig, train
+    from deltatheory.llm.models import load
+    from deltatheory.llm.pairs import make_pairs
+    from deltatheory.llm.tasks import answer_with_sections, get_task
+    from deltatheory.llm.train import TrainConfig, train
 
     t = get_task(task)
     rows = t.prompts("train", 32, seed=0)
@@ -78,9 +78,9 @@ def test_dpo_seconds_per_pair(benchmark, tmp_path, task):
 
 def test_choice_scoring_items_per_second(benchmark):
     """The ladder's log-probability choice: two candidates per item, bf16, batch 32."""
-    from llm.choice import choice_margins
-    from llm.models import load
-    from llm.tasks import get_task
+    from deltatheory.llm.choice import choice_margins
+    from deltatheory.llm.models import load
+    from deltatheory.llm.tasks import get_task
 
     model, tok = load(STUDENT, dtype="bfloat16")
     rows = get_task("arithmetic-choice").prompts("test", 128, seed=0)

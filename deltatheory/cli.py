@@ -363,7 +363,7 @@ def figures_cmd(quick: Quick = False, seed: Seed = 0,
     with their settings) per figure. --quick takes well under a minute in all."""
     try:
         import figures
-        from figures._common import make
+        from deltatheory.figures._common import make
     except ImportError:  # pragma: no cover - only when installed without the figures package
         _fail("the figures package is not installed: reinstall deltatheory from its repository")
     names = list(only) if only else list(figures.FIGURES)
@@ -438,7 +438,7 @@ def bridge_cmd(
 
 def _add_llm() -> None:
     try:
-        from llm.cli import app as llm_app
+        from deltatheory.llm.cli import app as llm_app
     except ImportError:  # pragma: no cover - installed without the llm package
         return
     app.add_typer(llm_app, name="llm")

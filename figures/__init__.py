@@ -1,6 +1,6 @@
 """One script per figure of the theory; ``deltatheory figures`` regenerates them all.
 
-Each module here is runnable (``python -m figures.fig1_ray --quick``) and importable; see
+Each module here is runnable (``python -m deltatheory.figures.fig1_ray --quick``) and importable; see
 :mod:`figures._common` for what a figure module defines.
 """
 
@@ -26,4 +26,4 @@ def load(name: str) -> ModuleType:
         from deltatheory.errors import DeltaTheoryError
 
         raise DeltaTheoryError(f"figure {name!r} is not one of {', '.join(FIGURES)}")
-    return importlib.import_module(f"figures.{name}")
+    return importlib.import_module(f"deltatheory.figures.{name}")

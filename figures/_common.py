@@ -122,7 +122,7 @@ def _metadata(module: ModuleType, ext: str) -> dict:
 def script_main(module: ModuleType, argv: list[str] | None = None) -> int:
     """The command line of one figure script: ``--quick``, ``--seed``, ``--out``."""
     parser = argparse.ArgumentParser(
-        prog=f"python -m figures.{module.NAME}",
+        prog=f"python -m deltatheory.figures.{module.NAME}",
         description=f"{module.TITLE}. Writes {module.NAME}.png, .pdf and .json.")
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds: fewer trials and grid points (CI and the tests)")

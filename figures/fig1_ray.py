@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 import deltatheory as dt
-from figures._common import PALETTE, figure, label_panels, script_main
+from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 NAME = "fig1_ray"
 TITLE = "Accuracy along the ray theta0 + lambda v (80/70/60)"

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 import deltatheory as dt
-from figures._common import CYCLE, figure, script_main
+from deltatheory.figures._common import CYCLE, figure, script_main
 
 NAME = "fig2_corollary"
 TITLE = "P[C1] against dimension (Corollary 6.2)"

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 import deltatheory as dt
-from figures._common import PALETTE, figure, script_main
+from deltatheory.figures._common import PALETTE, figure, script_main
 
 NAME = "fig3_kappa_law"
 TITLE = "Best gain against kappa over random configurations"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 import deltatheory as dt
-from figures._common import CYCLE, LINESTYLES, PALETTE, figure, label_panels, script_main
+from deltatheory.figures._common import CYCLE, LINESTYLES, PALETTE, figure, label_panels, script_main
 
 NAME = "fig4_training"
 TITLE = "Training curves: preference losses, SFT and controls (80/70/60, d = 100)"

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 import deltatheory as dt
-from figures._common import CYCLE, figure, label_panels, script_main
+from deltatheory.figures._common import CYCLE, figure, label_panels, script_main
 
 NAME = "fig5_heatmap"
 TITLE = "kappa and best gain over teacher accuracies (80 % student)"

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 import deltatheory as dt
-from figures._common import PALETTE, figure, label_panels, script_main
+from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 NAME = "fig6_pref_vs_sft"
 TITLE = "Preference against SFT: best reachable accuracy"

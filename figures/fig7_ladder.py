@@ -20,7 +20,7 @@ from importlib import resources
 
 import numpy as np
 
-from figures._common import PALETTE, figure, label_panels, script_main
+from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 NAME = "fig7_ladder"
 TITLE = "Predicted kappa against observed DPO gain on a real model ladder"

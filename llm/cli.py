@@ -132,7 +132,7 @@ def pairs_cmd(chosen: Annotated[str | None, typer.Option(help="Model whose answe
     _ready()
     from deltatheory._io import ensure_writable, write_json
 
-    from .experiment import _pairs_for_arm, load_config
+    from .studies.experiment import _pairs_for_arm, load_config
     from .pairs import diagnostics, save_pairs
     from .tasks import get_task
 
@@ -199,7 +199,7 @@ def train_cmd(pairs: Annotated[Path, typer.Option(help="Pairs dataset folder (fr
     _ready()
     from deltatheory._io import ensure_writable
 
-    from .experiment import _reward_stats
+    from .studies.experiment import _reward_stats
     from .pairs import load_pairs
     from .train import TrainConfig, train
 
@@ -232,7 +232,7 @@ def eval_cmd(model: Annotated[str, typer.Option(help="Model spec.")],
     _ready()
     from deltatheory._io import ensure_writable, write_json
 
-    from .experiment import bootstrap_ci
+    from .studies.experiment import bootstrap_ci
     from .generate import generate
     from .tasks import get_task
 
@@ -261,7 +261,7 @@ def run_cmd(config: Annotated[Path, typer.Argument(help="Experiment YAML.")],
             as_json: Json = False):
     """Generation → pairs → training → evaluation for every arm; resumable."""
     _ready()
-    from . import experiment
+    from .studies import experiment
 
     _run_folder(experiment, config, quick, out, as_json,
                 lambda res, folder: (folder / "results.md").read_text())
@@ -278,6 +278,6 @@ def ladder_cmd(config: Annotated[Path | None, typer.Argument(
     """Predicted vs observed: the bridge's κ for each pair of teacher rungs against the
     student's accuracy change after DPO on their disagreements, with reversed controls."""
     _ready()
-    from . import ladder
+    from .studies import ladder
 
     _run_folder(ladder, config, quick, out, as_json, lambda res, folder: ladder.markdown(res))

@@ -11,9 +11,9 @@ from conftest import assert_within_se
 from typer.testing import CliRunner
 
 import deltatheory as dt
-import figures
+from deltatheory import figures
 from deltatheory.cli import app
-from figures._common import make
+from deltatheory.figures._common import make
 
 Z = 1.959963984540054
 
@@ -176,11 +176,11 @@ def test_cli_figures_bad_name_and_unwritable_out(tmp_path):
 
 def test_script_runs_standalone(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "error"}
-    r = subprocess.run([sys.executable, "-m", "figures.fig5_heatmap", "--quick", "--out",
+    r = subprocess.run([sys.executable, "-m", "deltatheory.figures.fig5_heatmap", "--quick", "--out",
                         str(tmp_path)], capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "fig5_heatmap.json").exists()
-    r = subprocess.run([sys.executable, "-m", "figures.fig5_heatmap", "--seed", "-1"],
+    r = subprocess.run([sys.executable, "-m", "deltatheory.figures.fig5_heatmap", "--seed", "-1"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 2 and "--seed=-1" in r.stderr
 
@@ -192,7 +192,7 @@ def test_fig7_ladder_data_is_consistent(saved):
         assert a["n_pairs"] == by[(r, c)]["n_pairs"]
         if a["bridge"]:  # swapping chosen and rejected flips κ exactly (v → −v)
             assert a["bridge"]["kappa"] == pytest.approx(-by[(r, c)]["bridge"]["kappa"])
-    from llm.ladder import spearman_ci
+    from deltatheory.llm.studies.ladder import spearman_ci
 
     ok = [a for a in d["arms"] if a["bridge"]]
     rho = spearman_ci([a["bridge"]["kappa"] for a in ok], [a["observed_gain"] for a in ok],

@@ -14,11 +14,11 @@ from typer.testing import CliRunner  # noqa: E402
 
 from deltatheory.cli import app  # noqa: E402
 from deltatheory.errors import DeltaTheoryError  # noqa: E402
-from llm import losses  # noqa: E402
-from llm.experiment import bootstrap_ci, load_config  # noqa: E402
-from llm.models import parse_spec  # noqa: E402
-from llm.pairs import diagnostics, make_pairs  # noqa: E402
-from llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
+from deltatheory.llm import losses  # noqa: E402
+from deltatheory.llm.studies.experiment import bootstrap_ci, load_config  # noqa: E402
+from deltatheory.llm.models import parse_spec  # noqa: E402
+from deltatheory.llm.pairs import diagnostics, make_pairs  # noqa: E402
+from deltatheory.llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
 
 runner = CliRunner()
 
@@ -209,7 +209,7 @@ def test_cli_bad_input_exits_2(tmp_path):
 def smol_tokenizer():
     from transformers import AutoTokenizer
 
-    from llm.models import resolve
+    from deltatheory.llm.models import resolve
 
     tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
     tok.pad_token = tok.pad_token or tok.eos_token
@@ -246,7 +246,7 @@ def tiny_pairs():
 
 @pytest.mark.parametrize("method", ["dpo", "dpo-norm", "ipo", "simpo", "weighted", "dadpo", "sft"])
 def test_every_method_trains_two_steps(method, tiny_dir, tiny_pairs, tmp_path):
-    from llm.train import TrainConfig, train
+    from deltatheory.llm.train import TrainConfig, train
 
     cfg = TrainConfig(method=method, max_steps=2, batch_size=2, lora=method != "sft",
                       dtype="fp32", max_length=256, teacher=tiny_dir if method == "dadpo" else None)
@@ -263,7 +263,7 @@ def test_every_method_trains_two_steps(method, tiny_dir, tiny_pairs, tmp_path):
 def test_dadpo_teacher_with_another_tokenizer_is_refused(tiny_dir, tiny_pairs, tmp_path):
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from llm.train import TrainConfig, train
+    from deltatheory.llm.train import TrainConfig, train
 
     other = tmp_path / "teacher"
     LlamaForCausalLM.from_pretrained(tiny_dir).save_pretrained(other)
@@ -276,7 +276,7 @@ def test_dadpo_teacher_with_another_tokenizer_is_refused(tiny_dir, tiny_pairs, t
 
 
 def test_generation_is_resumable(tiny_dir, tmp_path):
-    from llm.generate import generate, shard_path, table
+    from deltatheory.llm.generate import generate, shard_path, table
 
     rows = get_task("bold-sections").prompts("test", 3, seed=0)
     first = generate(tiny_dir, rows[:2], tmp_path, max_new_tokens=4, batch_size=2,
@@ -294,9 +294,9 @@ def test_generation_is_resumable(tiny_dir, tmp_path):
 
 # ---------------------------------------------------------------- the real model
 def test_smollm2_smoke_load_generate_two_dpo_steps(tmp_path, tiny_pairs):
-    from llm.generate import generate
-    from llm.models import load
-    from llm.train import TrainConfig, train
+    from deltatheory.llm.generate import generate
+    from deltatheory.llm.models import load
+    from deltatheory.llm.train import TrainConfig, train
 
     model, tok = load("smollm2-135m-instruct")
     rows = get_task("arithmetic").prompts("test", 2, seed=0)
@@ -325,7 +325,7 @@ def test_arithmetic_choice_is_balanced_and_knows_the_answer():
 def test_choice_margins_match_unbatched_log_probs(tiny_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llm.choice import _encode, choice_margins
+    from deltatheory.llm.choice import _encode, choice_margins
 
     model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
     tok = AutoTokenizer.from_pretrained(tiny_dir)
@@ -348,7 +348,7 @@ def test_choice_margins_match_unbatched_log_probs(tiny_dir):
 
 
 def test_ladder_config_errors(tmp_path):
-    from llm.ladder import load_config
+    from deltatheory.llm.studies.ladder import load_config
 
     cfg = load_config()
     assert cfg["train"]["method"] == "dpo" and len(cfg["rungs"]) == 2
@@ -369,7 +369,7 @@ def test_ladder_config_errors(tmp_path):
 
 
 def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
-    from llm.ladder import load_config, run
+    from deltatheory.llm.studies.ladder import load_config, run
 
     cfg = load_config(overrides={
         "student": tiny_dir, "rungs": [f"{tiny_dir}@prune-0.2", f"{tiny_dir}@prune-0.6"],
@@ -397,7 +397,7 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
 
 
 def test_spearman_ci_and_paired_diff():
-    from llm.ladder import paired_diff_ci, spearman_ci
+    from deltatheory.llm.studies.ladder import paired_diff_ci, spearman_ci
 
     r = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500)
     assert r["rho"] == pytest.approx(0.8286, abs=1e-4) and r["ci95"][0] <= r["rho"] <= r["ci95"][1]

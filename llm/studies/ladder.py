@@ -57,8 +57,8 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
                 overrides: dict | None = None) -> dict:
     """Defaults ⊕ the YAML file ⊕ ``overrides`` (⊕ the ``quick`` block when ``quick``)."""
     from .experiment import layered_config
-    from .tasks import get_task
-    from .train import TrainConfig
+    from ..tasks import get_task
+    from ..train import TrainConfig
 
     cfg = layered_config(DEFAULTS, path, quick=quick, overrides=overrides, extend_train=True)
     rungs = cfg["rungs"]
@@ -134,8 +134,8 @@ def spearman_ci(x, y, n: int = 2000, seed: int = 0) -> dict:
 def _labels(spec: str, rows_by_split: dict, cfg: dict, folder: Path, *, model=None,
             tokenizer=None, tag: str | None = None) -> dict:
     """Margins of ``spec`` on every split (cached in labels/<tag>.json)."""
-    from .choice import choice_margins
-    from .models import load
+    from ..choice import choice_margins
+    from ..models import load
 
     path = folder / "labels" / ((tag or spec).replace("/", "__") + ".json")
     if path.exists():
@@ -174,10 +174,10 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
     from deltatheory.bridge import estimate
 
     from .experiment import _reward_stats, arm_folder, open_run
-    from .models import load
-    from .pairs import diagnostics, make_pairs, save_pairs
-    from .tasks import get_task
-    from .train import TrainConfig, train
+    from ..models import load
+    from ..pairs import diagnostics, make_pairs, save_pairs
+    from ..tasks import get_task
+    from ..train import TrainConfig, train
 
     out = open_run(out, config)
     task = get_task(config["task"])
@@ -272,8 +272,8 @@ def run(config: dict, out: str | Path, *, progress=print) -> dict:
     write_json(out / "ladder.json", summary)
     with atomic_path(out / "ladder.md") as tmp:
         tmp.write_text(markdown(summary))
-    from figures import fig7_ladder
-    from figures._common import render
+    from deltatheory.figures import fig7_ladder
+    from deltatheory.figures._common import render
 
     render(fig7_ladder.plot, summary, out / "ladder.png")
     return summary

@@ -101,7 +101,7 @@ def layered_config(defaults: dict, path: str | Path | None, *, quick: bool = Fal
 def load_config(path: str | Path | None = None, *, quick: bool = False,
                 overrides: dict | None = None) -> dict:
     """Defaults ⊕ the YAML file ⊕ ``overrides`` (⊕ its ``quick`` block when ``quick``)."""
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     cfg = layered_config(DEFAULTS, path, quick=quick, overrides=overrides)
     fields = set(TrainConfig.__dataclass_fields__)
@@ -125,7 +125,7 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
             if bad or not arm.get("pairs"):
                 raise DeltaTheoryError(f"arm {arm['name']!r}: pairs must be one of "
                                        "{synthetic: …}, {chosen: …, rejected: …}, {utility: […]}")
-    from .tasks import get_task
+    from ..tasks import get_task
 
     get_task(cfg["task"])
     return cfg
@@ -142,9 +142,9 @@ def bootstrap_ci(x, n: int = 2000, seed: int = 0) -> list[float]:
 
 
 def _pairs_for_arm(arm, cfg, task, train_rows, folder):
-    from .generate import generate, table
-    from .pairs import make_pairs
-    from .tasks import answer_with_sections
+    from ..generate import generate, table
+    from ..pairs import make_pairs
+    from ..tasks import answer_with_sections
 
     spec = arm["pairs"]
     kw = dict(control=arm.get("control", "none"), min_gap=arm.get("min_gap", 0.0),
@@ -213,11 +213,11 @@ def arm_folder(out: Path, name: str, progress) -> tuple[Path, dict | None]:
 
 def run(config: dict, out: str | Path, *, progress=print) -> dict:
     """Run every arm of ``config`` into ``out``; returns the results (also written there)."""
-    from .generate import generate
-    from .models import load
-    from .pairs import diagnostics, load_pairs, save_pairs
-    from .tasks import get_task
-    from .train import TrainConfig, train
+    from ..generate import generate
+    from ..models import load
+    from ..pairs import diagnostics, load_pairs, save_pairs
+    from ..tasks import get_task
+    from ..train import TrainConfig, train
 
     out = open_run(out, config)
     task = get_task(config["task"])

@@ -1,0 +1,1 @@
+"""Studies: recipes that orchestrate the components (each reads top to bottom)."""
