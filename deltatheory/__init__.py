@@ -28,7 +28,8 @@ from .geometry import (
     vectors,
 )
 from .losses import CONTROLS, LOSSES, loss_derivative, loss_value
-from .simulate import SimulationResult, mean_ci, simulate
+from .simulate import SimulationResult, simulate
+from .stats import mean_ci
 
 __version__ = "0.1.0"
 

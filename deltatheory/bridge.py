@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import read_jsonl
+from ._io import read_jsonl, read_text
 from .closed_forms import predict_from_gram
 from .errors import DeltaTheoryError
 from .geometry import alignment_to_accuracy
+from .stats import percentile_ci
 
 __all__ = ["ROLES", "BridgeResult", "estimate", "nearest_correlation", "read_predictions",
            "bridge"]
@@ -73,14 +74,20 @@ def read_predictions(path: str | Path, *, truth: str = "truth", student: str = "
         rows = [obj for _, obj in read_jsonl(p)]
         header = list(dict.fromkeys(k for r in rows for k in r))
     else:
-        reader = csv.DictReader(p.read_text().splitlines())
-        rows = list(reader)
+        reader = csv.DictReader(read_text(p, "predictions file").splitlines())
+        try:
+            rows = list(reader)
+        except csv.Error as exc:
+            raise DeltaTheoryError(f"{path}: line {reader.line_num} is not valid CSV ({exc})"
+                                   ) from None
         header = reader.fieldnames or []
     for role, col in cols.items():
         if col not in header:
             raise DeltaTheoryError(
                 f"{path}: column {col!r} (the {role}) is missing; columns are "
                 f"{', '.join(map(repr, header)) or 'none'}")
+    if not rows:
+        raise DeltaTheoryError(f"{path}: no items (the file has a header but no rows of labels)")
     out = np.empty((len(rows), 4), dtype=np.int8)
     for i, r in enumerate(rows):
         for m, role in enumerate(ROLES):
@@ -137,9 +144,8 @@ def _gram_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return raw, g, ~ok
 
 
-def _ci(x: np.ndarray) -> list[float]:
-    x = x[np.isfinite(x)]
-    return [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))]
+def _ci(x: np.ndarray) -> list[float] | None:
+    return percentile_ci(x)
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,43 @@
-"""``deltatheory`` command line: predict, threshold, simulate, check, figures, bridge.
+"""The ``deltatheory`` command line: a thin shell.
 
-Accuracies are fractions (0.8, not 80). Every command takes ``--json`` for machine output.
-Bad input prints one line on stderr and exits with code 2.
+The core commands (predict, threshold, simulate, check, bridge) live here; the companions
+(``deltatheory.figures``, ``deltatheory.llm``) add theirs through the ``deltatheory.commands``
+entry-point group (see pyproject.toml), so a missing companion is reported with the extra to
+install instead of vanishing. Shared output helpers: :mod:`deltatheory._cli`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from ._cli import Json, Quick, Seed, emit, err, fail, kv_table, out, table
 from .errors import DeltaTheoryError
 
+HELP = ("The delta learning hypothesis in logistic regression: closed forms, an exact SGD "
+        "simulator, and the checks of Theorem 6.1 and Corollary 6.2.\n\n"
+        "Accuracies are fractions (0.8, not 80). Every command takes --json for machine output. "
+        "Bad input prints one line on stderr and exits with code 2.")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help=__doc__)
+                  help=HELP)
 check_app = typer.Typer(no_args_is_help=True, help="The toolkit's verdict on Theorem 6.1 and "
                         "Corollary 6.2 (SGD against the closed forms).")
 app.add_typer(check_app, name="check")
-out = Console()
-err = Console(stderr=True)
+
+# Companions known to the core: the entry point that registers them and the extra they need.
+COMPANIONS = {
+    "figures": ("deltatheory.figures.cli:register", "pip install deltatheory",
+                "Regenerate the theory figures."),
+    "llm": ("deltatheory.llm.cli:register", 'pip install torch==2.13.0 "deltatheory[llm]"',
+            "Delta-learning DPO on real language models (the llm companion)."),
+}
 
 
 class Loss(str, Enum):
@@ -52,48 +63,30 @@ class Engine(str, Enum):
 Student = Annotated[float, typer.Option("--student-acc", help="Student accuracy, in (0.5, 1).")]
 Chosen = Annotated[float, typer.Option("--chosen-acc", help="Chosen teacher accuracy.")]
 Rejected = Annotated[float, typer.Option("--rejected-acc", help="Rejected teacher accuracy.")]
-OvC = Annotated[float, typer.Option("--overlap-chosen", help="⟨u₀,u_c⟩: student/chosen "
-                                    "error-direction cosine.")]
-OvR = Annotated[float, typer.Option("--overlap-rejected", help="⟨u₀,u_r⟩.")]
-OvT = Annotated[float, typer.Option("--overlap-teachers", help="⟨u_c,u_r⟩.")]
-Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-Quick = Annotated[bool, typer.Option("--quick", help="Small settings that finish in seconds.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for all randomness.")]
+OvC = Annotated[float, typer.Option("--overlap-chosen", help="Cosine between the student's and "
+                                    "the chosen teacher's error directions.")]
+OvR = Annotated[float, typer.Option("--overlap-rejected", help="Cosine between the student's "
+                                    "and the rejected teacher's error directions.")]
+OvT = Annotated[float, typer.Option("--overlap-teachers", help="Cosine between the two "
+                                    "teachers' error directions.")]
 
 
-def _fail(msg: str) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.3f} %"
 
 
-def _emit(payload: dict, as_json: bool, render) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        render(payload)
+def _num(x, fmt: str) -> str:
+    return "n/a" if x is None else format(x, fmt)
 
 
-def _kv_table(title: str, rows) -> Table:
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column(justify="right")
-    for k, v in rows:
-        t.add_row(k, v)
-    return t
-
-
-def _pct(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{100 * x:.3f} %"
-
-
-@app.command()
+@app.command(help="Closed forms for one triple: kappa with its signal and noise, lambda*, and "
+             "the best and the over-trained accuracy on the ray theta0 + lambda (chosen - "
+             "rejected).")
 def predict(student: Student, chosen: Chosen, rejected: Rejected,
             dim: Annotated[int | None, typer.Option("--dim", help="Dimension d: adds the exact "
                                                     "P[C1] under random error directions.")] = None,
             overlap_chosen: OvC = 0.0, overlap_rejected: OvR = 0.0, overlap_teachers: OvT = 0.0,
             as_json: Json = False):
-    """Closed forms for one triple: κ with its signal and noise, λ*, best and over-trained
-    accuracy on the ray θ₀ + λ(θ̂_c − θ̂_r)."""
     from .closed_forms import predict as _predict
     from .corollary import p_c1_exact
     from .geometry import Geometry
@@ -111,68 +104,78 @@ def predict(student: Student, chosen: Chosen, rejected: Rejected,
             "best_accuracy": float(p.best_accuracy),
             "overtrain_accuracy": float(p.overtrain_accuracy),
         }
+        if payload["lambda_star"] == float("inf"):
+            payload["lambda_star"] = None
+            payload["lambda_star_why"] = ("infinite: accuracy rises all along the ray, so the "
+                                          "best point is the over-training limit")
         if dim is not None:
             payload["dim"] = dim
             payload["p_c1"] = float(p_c1_exact(student, chosen, rejected, dim))
     except DeltaTheoryError as e:
-        _fail(str(e))
+        fail(str(e))
 
     def render(p):
-        rows = [("α student / chosen / rejected",
+        lam = "inf (the over-training limit is best)" if p["lambda_star"] is None else (
+            f"{p['lambda_star']:.5f}")
+        rows = [("alpha student / chosen / rejected",
                  " / ".join(f"{p['alpha'][k]:.4f}" for k in ("student", "chosen", "rejected"))),
                 ("signal", f"{p['signal']:.5f}"), ("noise", f"{p['noise']:.5f}"),
-                ("κ = f′(0)", f"{p['kappa']:.5f}  ({'C1 holds' if p['c1'] else 'C1 fails'})"),
-                ("λ*", f"{p['lambda_star']:.5f}"),
+                ("kappa = f'(0)", f"{p['kappa']:.5f}  ({'C1 holds' if p['c1'] else 'C1 fails'})"),
+                ("lambda*", lam),
                 ("best accuracy on the ray", _pct(p["best_accuracy"])),
                 ("over-training limit", _pct(p["overtrain_accuracy"]))]
         if "p_c1" in p:
             rows.append((f"P[C1] at d={p['dim']} (exact)", f"{p['p_c1']:.6f}"))
-        out.print(_kv_table("deltatheory predict", rows))
+        out.print(kv_table("deltatheory predict", rows))
 
-    _emit(payload, as_json, render)
+    emit(payload, as_json, render)
 
 
-@app.command()
+@app.command(help="Smallest dimension d with exact P[C1] >= quantile under random error "
+             "directions.")
 def threshold(student: Student, chosen: Chosen, rejected: Rejected,
               quantile: Annotated[float, typer.Option("--quantile", help="Target P[C1], in "
                                                       "(0, 1).")] = 0.9,
               as_json: Json = False):
-    """Smallest dimension d with exact P[C1] ≥ quantile under random error directions."""
     from .corollary import min_dimension
 
     try:
         d = min_dimension(student, chosen, rejected, quantile)
     except DeltaTheoryError as e:
-        _fail(str(e))
+        fail(str(e))
     payload = {"student": student, "chosen": chosen, "rejected": rejected, "quantile": quantile,
                "d_min": d}
-    _emit(payload, as_json, lambda p: out.print(
-        f"smallest d with P[C1] ≥ {quantile}: [bold]{d}[/]"))
+    emit(payload, as_json, lambda p: out.print(f"smallest d with P[C1] >= {quantile}: {d}"))
 
 
-@app.command()
+@app.command(help="Run SGD in the logistic model and report the initial, final and best mean "
+             "accuracy with 95 % confidence intervals.")
 def simulate(student: Student, chosen: Chosen, rejected: Rejected,
-             dim: Annotated[int, typer.Option("--dim", help="Dimension d ≥ 3.")] = 1000,
+             dim: Annotated[int, typer.Option("--dim", help="Dimension d, at least 3.")] = 1000,
              loss: Annotated[Loss, typer.Option("--loss", help="Training loss.")] = Loss.dpo,
-             control: Annotated[Control, typer.Option("--control")] = Control.none,
-             lr: Annotated[float, typer.Option("--lr", help="Step size η.")] = 0.01,
+             control: Annotated[Control, typer.Option(
+                 "--control", help="Control: reversed swaps the teachers, tied gives no delta.")
+             ] = Control.none,
+             lr: Annotated[float, typer.Option("--lr", help="Step size eta.")] = 0.01,
              steps: Annotated[int, typer.Option("--steps", help="SGD steps T.")] = 100,
              batch: Annotated[int, typer.Option("--batch", help="Batch size B.")] = 64,
              trials: Annotated[int, typer.Option("--trials", help="Independent runs.")] = 1000,
              seed: Seed = 0,
-             beta: Annotated[float, typer.Option("--beta", help="β of DPO and IPO.")] = 1.0,
-             engine: Annotated[Engine, typer.Option("--engine")] = Engine.reduced,
+             beta: Annotated[float, typer.Option("--beta", help="Beta of DPO and IPO.")] = 1.0,
+             engine: Annotated[Engine, typer.Option(
+                 "--engine", help="reduced is exact at any d; full and numpy hold d-dimensional "
+                 "vectors.")] = Engine.reduced,
              overlap_chosen: OvC = 0.0, overlap_rejected: OvR = 0.0,
              overlap_teachers: OvT = 0.0,
              random_overlaps: Annotated[bool, typer.Option(
                  "--random-overlaps", help="Uniform random error directions per trial.")] = False,
              records: Annotated[int | None, typer.Option(
-                 "--records", help="Recorded steps besides 0 (default min(steps, 50)).")] = None,
-             out_file: Annotated[Path | None, typer.Option(
-                 "--out", help="Also write the result (with its configuration) to this JSON.")
+                 "--records", help="Recorded steps besides step 0 (default: min(steps, 50)).")
              ] = None,
+             out_file: Annotated[Path | None, typer.Option(
+                 "--out", help="Also write the result, with its configuration, to this JSON "
+                 "file.")] = None,
              as_json: Json = False):
-    """Run SGD in the logistic model; report initial, final and best mean accuracy (95 % CI)."""
     from .closed_forms import lambda_from_sgd
     from .closed_forms import predict as _predict
     from .geometry import Geometry
@@ -186,7 +189,7 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
             from ._io import ensure_writable
 
             ensure_writable(out_file.parent)
-        with err.status(f"simulating {trials} trials × {steps} steps ({engine.value})…"):
+        with err.status(f"simulating {trials} trials x {steps} steps ({engine.value})..."):
             res = _simulate(g, dim, loss=loss.value, control=control.value, lr=lr, steps=steps,
                             batch=batch, trials=trials, seed=seed, beta=beta,
                             engine=engine.value, random_error_directions=random_overlaps,
@@ -207,7 +210,7 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
                                 "mean_accuracy": res.accuracy.mean(0).tolist()}
             write_json(out_file, payload)
     except DeltaTheoryError as e:
-        _fail(str(e))
+        fail(str(e))
 
     def render(p):
         def ci(o):
@@ -217,79 +220,82 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
                 ("final accuracy", ci(p["final_accuracy"])),
                 (f"best accuracy (step {p['best_step']})", ci(p["best_accuracy"])),
                 ("improved fraction", f"{p['improved_fraction']:.3f}"),
-                ("λ = ηT/√(2π)", f"{p['lambda']:.4f}")]
+                ("lambda = eta T / sqrt(2 pi)", f"{p['lambda']:.4f}")]
         if "predicted" in p:
-            rows.append(("closed form: κ, λ*, best", "{:.4f}, {:.4f}, {}".format(
-                p["predicted"]["kappa"], p["predicted"]["lambda_star"],
-                _pct(p["predicted"]["best_accuracy"]))))
-        out.print(_kv_table(f"deltatheory simulate ({p['seconds']} s)", rows))
+            pr = p["predicted"]
+            rows.append(("closed form: kappa, lambda*, best", "{:.4f}, {}, {}".format(
+                pr["kappa"], _num(pr["lambda_star"], ".4f"), _pct(pr["best_accuracy"]))))
+        out.print(kv_table(f"deltatheory simulate ({p['seconds']} s)", rows))
 
-    _emit(payload, as_json, render)
+    emit(payload, as_json, render)
 
 
 def _progress_runner(fn, quiet: bool, **kw):
     if quiet:
         return fn(**kw)
-    with err.status("starting…") as status:
+    with err.status("starting...") as status:
         return fn(progress=lambda msg: status.update(msg), **kw)
 
 
-def _render_theorem(r: dict) -> None:
-    t = Table(title="Theorem 6.1: does the student improve exactly when C1 holds?",
-              title_justify="left")
-    for col in ("config", "d", "κ", "λ", "theory", "SGD gain [95 % CI]", "reversed", "tied",
-                "ok"):
-        t.add_column(col, justify="left" if col == "config" else "right",
-                     no_wrap=col != "config")
-    for row in r["configs"]:
-        m = row["measured_gain"]
-        t.add_row(row["name"], str(row["dim"]), f"{row['kappa']:+.3f}",
-                  f"{row['lambda']:.3f}" + ("*" if row["lambda_is_star"] else ""),
-                  f"{100 * row['predicted_gain_at_lambda']:+.3f}",
-                  f"{100 * m['mean']:+.3f} [{100 * m['ci95'][0]:+.3f}, {100 * m['ci95'][1]:+.3f}]",
-                  f"{100 * row['reversed_gain']['mean']:+.3f}",
-                  f"{100 * row['tied_gain']['mean']:+.3f}",
-                  "yes" if row["agrees_with_theory"] else "[red]no[/]")
-    out.print(t)
-    out.print("gains in accuracy points at λ (λ* marked *; where C1 fails, a probe λ); theory = "
-              "f(λ) − student; SGD uses n = samples/dim × d samples")
-    e = r["exponent"]
+def render_theorem(r, console=None) -> None:
+    """The Theorem 6.1 tables (fit 80 columns; numbers are never cut)."""
+    from .checks import TheoremCheck
+
+    console = console or out
+    assert isinstance(r, TheoremCheck)
+    t = table("Theorem 6.1: does the student improve exactly when C1 holds?",
+              [("config", "text"), "d", "kappa", "lambda", "theory", "SGD gain +- CI",
+               "rev.", "tied", ("agrees", "text")])
+    for row in r.configs:
+        m = row.measured_gain
+        half = (m.ci95[1] - m.ci95[0]) / 2
+        t.add_row(row.name, str(row.dim), f"{row.kappa:+.3f}",
+                  f"{row.lam:.3f}" + ("*" if row.lambda_is_star else ""),
+                  f"{100 * row.predicted_gain_at_lambda:+.3f}",
+                  f"{100 * m.mean:+.3f} +- {100 * half:.3f}",
+                  f"{100 * row.reversed_gain.mean:+.3f}", f"{100 * row.tied_gain.mean:+.3f}",
+                  {"agrees": "yes", "disagrees": "NO"}.get(row.overall, row.overall))
+    console.print(t)
+    console.print("Gains in accuracy points at lambda (lambda* marked *; where C1 fails, a probe "
+                  "lambda). theory = f(lambda) - student. +- is the half-width of the 95 % CI. "
+                  "agrees: the CI resolves the sign the theory predicts, for the pair and its "
+                  "reversed control, and the tied control does not move.", soft_wrap=False)
+    e = r.exponent
     ci = e["slope_measured_ci95"]
     sgd = "n/a" if e["slope_measured"] is None else f"{e['slope_measured']:.3f}"
-    out.print(f"best gain ∝ κ^p: closed form p = {e['slope_closed_form']:.3f}, SGD p = {sgd}"
-              + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + " (theory: 2 as κ → 0)")
-    s = r["samples_per_dim"]
-    t2 = Table(title=f"samples per dimension ({s['config']}, d={s['dim']}, λ*; predicted best "
-               f"gain {100 * s['predicted_best_gain']:+.4f})", title_justify="left")
-    for col in ("n/d", "gain (95 % CI)", "improved fraction"):
-        t2.add_column(col, justify="right")
+    console.print(f"best gain ~ kappa^p: closed form p = {e['slope_closed_form']:.3f}, SGD p = "
+                  f"{sgd}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+                  + " (theory: 2 as kappa -> 0)")
+    s = r.samples_per_dim
+    t2 = table(f"Samples per dimension ({s['config']}, d = {s['dim']}, lambda*; predicted best "
+               f"gain {100 * s['predicted_best_gain']:+.4f})", ["n/d", "gain [95 % CI]",
+                                                               "improved fraction"])
     for row in s["rows"]:
         g = row["gain"]
         t2.add_row(f"{row['samples_per_dim']:g}",
                    f"{100 * g['mean']:+.4f} [{100 * g['ci95'][0]:+.4f}, {100 * g['ci95'][1]:+.4f}]",
                    f"{g['improved_fraction']:.3f}")
-    out.print(t2)
+    console.print(t2)
 
 
-def _render_corollary(r: dict) -> None:
-    t = Table(title=f"Corollary 6.2: P[C1] for {r['student']}/{r['chosen']}/{r['rejected']} "
-              "with random error directions", title_justify="left")
-    for col in ("d", "exact", "Gaussian", "Monte Carlo (± SE)", "SGD improves (± SE)"):
-        t.add_column(col, justify="right")
-    for row in r["rows"]:
-        t.add_row(str(row["dim"]), f"{row['p_c1_exact']:.4f}", f"{row['p_c1_gaussian']:.4f}",
-                  f"{row['p_c1_monte_carlo']:.4f} ± {row['p_c1_monte_carlo_se']:.4f}",
-                  f"{row['sgd_improved_fraction']:.3f} ± {row['sgd_improved_fraction_se']:.3f}")
-    out.print(t)
-    pc = r["paper_claim"]
-    out.print(f"exact smallest d with P[C1] ≥ {r['quantile']}: [bold]{r['d_min_exact']}[/]; "
-              f"paper: \"{pc['statement']}\" → {'holds' if pc['holds'] else 'FAILS'} "
-              f"(P = {pc['p_c1_at_2001']:.6f} at d = 2001; the bound is "
-              f"{pc['conservative_by']:.0f}× the exact threshold)")
+def render_corollary(r, console=None) -> None:
+    """The Corollary 6.2 table (fits 80 columns)."""
+    console = console or out
+    t = table(f"Corollary 6.2: P[C1] for {r.student}/{r.chosen}/{r.rejected} with random error "
+              "directions", ["d", "exact", "Gaussian", "Monte Carlo +- SE", "SGD improves +- SE"])
+    for row in r.rows:
+        t.add_row(str(row.dim), f"{row.p_c1_exact:.4f}", f"{row.p_c1_gaussian:.4f}",
+                  f"{row.p_c1_monte_carlo:.4f} +- {row.p_c1_monte_carlo_se:.4f}",
+                  f"{row.sgd_improved_fraction:.3f} +- {row.sgd_improved_fraction_se:.3f}")
+    console.print(t)
+    pc = r.paper_claim
+    console.print(f"exact smallest d with P[C1] >= {r.quantile}: {r.d_min_exact}; paper: "
+                  f"\"{pc['statement']}\" -> {'holds' if pc['holds'] else 'FAILS'} "
+                  f"(P = {pc['p_c1_at_2001']:.6f} at d = 2001; the bound is "
+                  f"{pc['conservative_by']:.0f}x the exact threshold)")
 
 
-def _run_check(which: str, quick: bool, seed: int, out_dir: Path | None, as_json: bool,
-               **kw) -> dict:
+def _run_check(which: str, quick: bool, seed: int, out_dir: Path | None, as_json: bool, **kw):
     from .checks import check_corollary, check_theorem
 
     fn = check_theorem if which == "theorem" else check_corollary
@@ -300,115 +306,66 @@ def _run_check(which: str, quick: bool, seed: int, out_dir: Path | None, as_json
 
             ensure_writable(out_dir)
         result = _progress_runner(fn, as_json, quick=quick, seed=seed, **kw)
-        result["seconds"] = round(time.perf_counter() - t0, 1)
+        payload = {**result.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
         if out_dir is not None:
             from ._io import write_json
 
-            write_json(out_dir / f"check_{which}.json", result)
+            write_json(out_dir / f"check_{which}.json", payload)
     except DeltaTheoryError as e:
-        _fail(str(e))
-    return result
+        fail(str(e))
+    return result, payload
 
 
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder for check_*.json.")]
 
 
-@check_app.command("theorem")
+@check_app.command("theorem", help="Theorem 6.1: measured SGD gain against kappa, the controls, "
+                   "the kappa-squared law, and samples per dimension.")
 def check_theorem_cmd(quick: Quick = False, seed: Seed = 0, out_dir: OutDir = None,
                       as_json: Json = False):
-    """Theorem 6.1: measured SGD gain vs κ, controls, the κ² law, samples per dimension."""
-    r = _run_check("theorem", quick, seed, out_dir, as_json)
-    _emit(r, as_json, _render_theorem)
+    r, payload = _run_check("theorem", quick, seed, out_dir, as_json)
+    emit(payload, as_json, lambda _: render_theorem(r))
 
 
-@check_app.command("corollary")
+@check_app.command("corollary", help="Corollary 6.2: P[C1] against d (exact, Gaussian, Monte "
+                   "Carlo, SGD), the exact threshold, and whether the paper's \"d > 2000 "
+                   "suffices for 90 % of pairs\" holds.")
 def check_corollary_cmd(student: Annotated[float, typer.Option("--student-acc")] = 0.8,
                         chosen: Annotated[float, typer.Option("--chosen-acc")] = 0.7,
                         rejected: Annotated[float, typer.Option("--rejected-acc")] = 0.6,
                         quantile: Annotated[float, typer.Option("--quantile")] = 0.9,
                         quick: Quick = False, seed: Seed = 0, out_dir: OutDir = None,
                         as_json: Json = False):
-    """Corollary 6.2: P[C1] against d (exact, Gaussian, Monte Carlo, SGD), the exact threshold,
-    and whether the paper's "d > 2000 suffices for 90 % of pairs" holds."""
-    r = _run_check("corollary", quick, seed, out_dir, as_json, student=student, chosen=chosen,
-                   rejected=rejected, quantile=quantile)
-    _emit(r, as_json, _render_corollary)
+    r, payload = _run_check("corollary", quick, seed, out_dir, as_json, student=student,
+                            chosen=chosen, rejected=rejected, quantile=quantile)
+    emit(payload, as_json, lambda _: render_corollary(r))
 
 
-@check_app.command("all")
+@check_app.command("all", help="Both checks on the built-in defaults; writes "
+                   "results/check_theorem.json and results/check_corollary.json (the main job).")
 def check_all_cmd(quick: Quick = False, seed: Seed = 0,
                   out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results.")
                                      ] = Path("results"),
                   as_json: Json = False):
-    """Both checks on the built-in defaults; writes results/check_*.json (the main job)."""
-    th = _run_check("theorem", quick, seed, out_dir, as_json)
-    co = _run_check("corollary", quick, seed, out_dir, as_json)
+    th, th_payload = _run_check("theorem", quick, seed, out_dir, as_json)
+    co, co_payload = _run_check("corollary", quick, seed, out_dir, as_json)
     if as_json:
-        _emit({"theorem": th, "corollary": co}, True, None)
+        emit({"theorem": th_payload, "corollary": co_payload}, True, None)
     else:
-        _render_theorem(th)
-        _render_corollary(co)
+        render_theorem(th)
+        render_corollary(co)
         out.print(f"results written to {out_dir}/check_theorem.json and check_corollary.json")
 
 
-@app.command("figures")
-def figures_cmd(quick: Quick = False, seed: Seed = 0,
-                out_dir: Annotated[Path, typer.Option("--out", help="Folder for the figures.")
-                                   ] = Path("results/figures"),
-                only: Annotated[list[str] | None, typer.Option(
-                    "--only", help="Regenerate only this figure (repeatable), e.g. fig1_ray.")
-                ] = None,
-                as_json: Json = False):
-    """Regenerate every theory figure: NAME.png, NAME.pdf and NAME.json (the numbers plotted,
-    with their settings) per figure. --quick takes well under a minute in all."""
-    try:
-        import figures
-        from deltatheory.figures._common import make
-    except ImportError:  # pragma: no cover - only when installed without the figures package
-        _fail("the figures package is not installed: reinstall deltatheory from its repository")
-    names = list(only) if only else list(figures.FIGURES)
-    from ._io import ensure_writable
-
-    try:
-        for name in names:
-            figures.load(name)
-        ensure_writable(out_dir)
-    except DeltaTheoryError as e:
-        _fail(str(e))
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    done = {}
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=as_json, transient=True) as bar:
-        task = bar.add_task("figures", total=len(names))
-        for name in names:
-            bar.update(task, description=f"figures: {name}")
-            try:
-                data = make(figures.load(name), out_dir, quick=quick, seed=seed)
-            except DeltaTheoryError as e:
-                _fail(str(e))
-            done[name] = {"title": data["title"], "seconds": data["seconds"],
-                          "files": [str(out_dir / f"{name}.{ext}") for ext in
-                                    ("png", "pdf", "json")]}
-            bar.advance(task)
-
-    def render(p):
-        t = Table(title=f"figures written to {out_dir}", title_justify="left")
-        for col in ("figure", "title", "seconds"):
-            t.add_column(col, justify="right" if col == "seconds" else "left")
-        for name, row in p["figures"].items():
-            t.add_row(name, row["title"], f"{row['seconds']:.1f}")
-        out.print(t)
-
-    _emit({"out": str(out_dir), "quick": quick, "seed": seed, "figures": done}, as_json, render)
-
-
-@app.command("bridge")
+@app.command("bridge", help="Will this weak pair help? Place measured models in the theory's "
+             "geometry.\n\nDisagreement rates on shared binary items give the angles between the "
+             "four models (under Gaussian inputs, angle = pi x disagreement), hence the alphas, "
+             "kappa = signal - noise, lambda* and the predicted best accuracy, with bootstrap "
+             "95 % CIs and P[kappa > 0].")
 def bridge_cmd(
         predictions: Annotated[Path, typer.Option(
             "--predictions", help="CSV or JSONL, one row per binary item: the truth's and each "
-            "model's label (0/1, ±1, true/false, yes/no).")],
+            "model's label (0/1, -1/+1, true/false, yes/no).")],
         truth: Annotated[str, typer.Option(help="Column of the true labels.")] = "truth",
         student: Annotated[str, typer.Option(help="Column of the student's labels.")] = "student",
         chosen: Annotated[str, typer.Option(help="Column of the chosen teacher's labels.")]
@@ -417,34 +374,48 @@ def bridge_cmd(
         = "rejected",
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
         seed: Seed = 0, as_json: Json = False):
-    """Will this weak pair help? Place measured models in the theory's geometry.
-
-    Disagreement rates on shared binary items give the angles between the four models (under
-    Gaussian inputs, angle = π × disagreement), hence α's, κ = signal − noise, λ* and the
-    predicted best accuracy, with bootstrap 95 % CIs and P[κ > 0].
-    """
     from .bridge import bridge
 
     try:
         r = bridge(predictions, truth=truth, student=student, chosen=chosen, rejected=rejected,
                    bootstrap=bootstrap, seed=seed)
     except DeltaTheoryError as e:
-        _fail(str(e))
+        fail(str(e))
     payload = {"predictions": str(predictions),
                "columns": {"truth": truth, "student": student, "chosen": chosen,
                            "rejected": rejected}, **r.to_dict()}
-    _emit(payload, as_json, lambda p: sys.stdout.write(r.summary() + "\n"))
+    emit(payload, as_json, lambda p: sys.stdout.write(r.summary() + "\n"))
 
 
-def _add_llm() -> None:
-    try:
-        from deltatheory.llm.cli import app as llm_app
-    except ImportError:  # pragma: no cover - installed without the llm package
-        return
-    app.add_typer(llm_app, name="llm")
+def _missing(name: str, why: str):
+    """A stand-in command for a companion that could not be loaded: says what to install."""
+    entry, install, about = COMPANIONS[name]
+
+    @app.command(name, help=f"{about} (not available: {why})", add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def stub(ctx: typer.Context):
+        fail(f"the {name} companion is not available ({why}); install it with: {install}")
+
+    return stub
 
 
-_add_llm()
+def register_companions() -> None:
+    """Add every companion's commands (entry-point group ``deltatheory.commands``)."""
+    found = {ep.name: ep for ep in metadata.entry_points(group="deltatheory.commands")}
+    for name in sorted(set(found) | set(COMPANIONS)):
+        ep = found.get(name)
+        if ep is None:
+            _missing(name, "its entry point is not installed")
+            continue
+        try:
+            ep.load()(app)
+        except ImportError as exc:  # a companion whose own imports fail: say so, never vanish
+            if name not in COMPANIONS:
+                raise
+            _missing(name, f"{type(exc).__name__}: {exc}")
+
+
+register_companions()
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -34,40 +34,66 @@ def _terms(student, chosen, rejected):
     return (ac - ar) * s0 / a0, sc, sr
 
 
+_TOL = 1e-10  # absolute quadrature error of P[C1] (the pieces' tolerances sum to it)
+
+
 def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
     m = (dim - 2) / 2.0
 
-    def cdf_t(t):  # P[T <= t], T = 2B - 1
-        return special.betainc(m, m, np.clip((np.asarray(t) + 1.0) / 2.0, 0.0, 1.0))
-
-    def g(rho):
+    def h(rho):  # P[T ≤ t₀/‖w(ρ)‖], T = 2B − 1 with B ~ Beta(m, m)
         w = np.sqrt(max(sc**2 + sr**2 - 2 * sc * sr * rho, 0.0))
         if w == 0.0:
             return 1.0 if t0 > 0 else (0.5 if t0 == 0 else 0.0)
-        return float(cdf_t(t0 / w))
+        return float(special.betainc(m, m, min(max((t0 / w + 1.0) / 2.0, 0.0), 1.0)))
 
-    def quad(fn, a, b):
-        if b <= a:
-            return 0.0
-        return integrate.quad(fn, a, b, epsabs=1e-11, epsrel=1e-10, limit=200)[0]
+    def quantile(rho):  # P[ρ ≤ rho] for rho ≤ 0 and P[ρ ≥ rho] for rho ≥ 0
+        return float(special.betainc(m, m, (1.0 - abs(rho)) / 2.0))
 
-    # Integrate over the quantile u of ρ, the lower half as ρ = 2Q(u) − 1 and the upper half as
-    # ρ = 1 − 2Q(v), v = 1 − u (Beta(m, m) is symmetric), so ρ near 1 keeps full precision.
+    # Integrate over the quantile of ρ: the lower half ρ ≤ 0 as ρ = 2Q(u) − 1 and the upper half
+    # as ρ = 1 − 2Q(v), v = 1 − u (Beta(m, m) is symmetric), so ρ near ±1 keeps full precision.
     # Where ‖w(ρ)‖ ≤ |t₀| (ρ ≥ ρ_k) the integrand is exactly 1 (t₀ > 0) or 0 (t₀ < 0): that
     # tail is added exactly, so quad never meets the kink at ρ_k.
-    lower_end, upper_start, tail = 0.5, 0.0, 0.0
-    if sc > 0 and sr > 0 and t0 != 0:
-        rho_k = (sc**2 + sr**2 - t0**2) / (2 * sc * sr)
-        if rho_k <= -1.0:
-            lower_end, upper_start, tail = 0.0, 0.5, 1.0
-        elif rho_k <= 0.0:
-            lower_end = float(special.betainc(m, m, (rho_k + 1.0) / 2.0))
-            upper_start, tail = 0.5, 1.0 - lower_end
-        elif rho_k < 1.0:
-            upper_start = float(special.betainc(m, m, (1.0 - rho_k) / 2.0))
-            tail = upper_start
-    val = quad(lambda u: g(2.0 * special.betaincinv(m, m, u) - 1.0), 0.0, lower_end)
-    val += quad(lambda v: g(1.0 - 2.0 * special.betaincinv(m, m, v)), upper_start, 0.5)
+    lower, upper, tail = [0.0, 0.5], [0.0, 0.5], 0.0
+    rho_k = (sc**2 + sr**2 - t0**2) / (2 * sc * sr) if t0 != 0 else np.inf
+    if rho_k <= -1.0:
+        lower, upper, tail = [], [], 1.0
+    elif rho_k <= 0.0:
+        q = quantile(rho_k)
+        lower, upper, tail = [0.0, q], [], 1.0 - q
+    elif rho_k < 1.0:
+        q = quantile(rho_k)
+        upper, tail = [q, 0.5], q
+    # Break points at the integrand's features, so that no piece hides a feature far smaller
+    # than itself (weak, near-tied teachers put them within 1e-10 of an end, where quad used to
+    # stall on round-off): (a) where ‖w‖ doubles from max(|t₀|, ‖w(1)‖), the scale on which
+    # t₀/‖w‖ changes near ρ = 1 and the kink; (b) every decade of the quantile down to 1e-16,
+    # as ρ ↦ quantile is a power law (exponent m) near ρ = ±1, spreading one feature in ρ over
+    # many decades. Below 1e-16 a piece weighs at most 1e-16 and gets a one-point rule.
+    cuts = []
+    if t0 != 0:
+        w = max(abs(t0), abs(sc - sr))
+        while (w := 2.0 * w) < sc + sr:
+            r = (sc**2 + sr**2 - w**2) / (2 * sc * sr)
+            cuts.append((r < 0, quantile(r)))
+    decades = [(s, 10.0**-k) for k in range(1, 17) for s in (True, False)]
+    val = 0.0
+    for is_lower, ends in ((True, lower), (False, upper)):
+        if not ends:
+            continue
+        a, b = ends
+        pts = sorted({a, b, *(q for lo, q in cuts + decades if lo == is_lower and a < q < b)})
+        if is_lower:
+            def f(u):
+                return h(2.0 * special.betaincinv(m, m, u) - 1.0)
+        else:
+            def f(v):
+                return h(1.0 - 2.0 * special.betaincinv(m, m, v))
+        for x0, x1 in zip(pts[:-1], pts[1:]):
+            if x1 <= 1e-16:
+                val += (x1 - x0) * f((x0 + x1) / 2)
+            else:
+                val += integrate.quad(f, x0, x1, epsabs=_TOL * (x1 - x0), epsrel=1e-12,
+                                      limit=200)[0]
     if t0 > 0:
         val += tail
     return float(np.clip(val, 0.0, 1.0))

@@ -12,17 +12,9 @@ from .engines._common import record_steps
 from .errors import DeltaTheoryError
 from .geometry import Geometry, alignment_to_accuracy, gram_matrix, random_overlaps, vectors
 from .losses import CONTROLS, LOSSES
+from .stats import mean_ci
 
 __all__ = ["SimulationResult", "simulate", "mean_ci"]
-
-
-def mean_ci(x, axis=0, z: float = 1.959963984540054):
-    """Mean and normal-approximation 95 % interval (mean ± z·SE) along ``axis``."""
-    x = np.asarray(x, dtype=float)
-    m = x.mean(axis=axis)
-    n = x.shape[axis]
-    se = x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full_like(m, np.nan)
-    return m, m - z * se, m + z * se
 
 
 @dataclass(frozen=True)

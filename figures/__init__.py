@@ -1,7 +1,8 @@
 """One script per figure of the theory; ``deltatheory figures`` regenerates them all.
 
-Each module here is runnable (``python -m deltatheory.figures.fig1_ray --quick``) and importable; see
-:mod:`figures._common` for what a figure module defines.
+Each module here is runnable (``python -m deltatheory.figures.fig1_ray --quick``) and importable;
+see :mod:`deltatheory.figures._common` for what a figure module defines. Installed as
+``deltatheory.figures`` (the repository folder is ``figures/``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ FIGURES = (
     "fig6_pref_vs_sft",
     "fig7_ladder",
 )
+
+
+def render(plot, data: dict, path) -> None:
+    """Draw ``plot(data)`` in the house style and save it atomically (format from the suffix)."""
+    from ._common import render as _render
+
+    _render(plot, data, path)
 
 
 def load(name: str) -> ModuleType:

@@ -20,37 +20,46 @@ from importlib import resources
 
 import numpy as np
 
-from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
+from ._common import PALETTE, figure, label_panels, script_main
 
 NAME = "fig7_ladder"
 TITLE = "Predicted kappa against observed DPO gain on a real model ladder"
 DATA = "ladder_smollm2.json"
 
 
+def _summary(data: dict):
+    # the typed seam: a renamed or missing key fails here, at load, not deep inside the plot
+    from deltatheory.llm.studies.ladder import LadderSummary
+
+    return LadderSummary.from_dict({k: v for k, v in data.items()
+                                    if k in LadderSummary.__dataclass_fields__})
+
+
 def compute(quick: bool = False, seed: int = 0) -> dict:
     """The shipped ladder measurement (``quick`` and ``seed`` do not apply: it is data)."""
     text = resources.files("deltatheory").joinpath("data", DATA).read_text()
-    data = json.loads(text)
+    data = _summary(json.loads(text)).to_dict()
     data["settings"] = {"source": f"deltatheory/data/{DATA}",
                         "command": "deltatheory llm ladder experiments/ladder.yaml"}
     return data
 
 
 def plot(data: dict):
-    arms = [a for a in data["arms"] if a.get("bridge")]
+    s = _summary(data)
+    arms = [a for a in s.arms if a.bridge]
     fig, axes = figure(2, height=2.2)
     panels = [("observed_gain", "observed_gain_ci95", 100.0, "observed accuracy change (pts)"),
               ("margin_change", "margin_change_ci95", 1.0, "change in log-prob margin")]
     for ax, (key, ci_key, scale, ylabel) in zip(axes, panels, strict=True):
         for control, marker, face in (("none", "o", PALETTE["blue"]),
                                       ("reversed", "^", "white")):
-            sel = [a for a in arms if a["control"] == control]
+            sel = [a for a in arms if a.control == control]
             if not sel:
                 continue
-            k = np.array([a["bridge"]["kappa"] for a in sel])
-            kci = np.array([a["bridge"]["kappa_ci95"] for a in sel])
-            y = scale * np.array([a[key] for a in sel])
-            yci = scale * np.array([a[ci_key] for a in sel])
+            k = np.array([a.bridge["kappa"] for a in sel])
+            kci = np.array([a.bridge["kappa_ci95"] for a in sel])
+            y = scale * np.array([getattr(a, key) for a in sel])
+            yci = scale * np.array([getattr(a, ci_key) or [getattr(a, key)] * 2 for a in sel])
             ax.errorbar(k, y, xerr=[k - kci[:, 0], kci[:, 1] - k],
                         yerr=[y - yci[:, 0], yci[:, 1] - y], fmt=marker, mfc=face,
                         mec=PALETTE["blue"], ecolor=PALETTE["sky"], elinewidth=0.7, capsize=1.5,
@@ -60,9 +69,10 @@ def plot(data: dict):
         ax.axvline(0, color=PALETTE["black"], lw=0.6, ls=":")
         ax.set_xlabel("predicted κ (bridge, held-out items)")
         ax.set_ylabel(ylabel)
-    r = data["spearman"]
-    axes[0].set_title(f"Spearman ρ = {r['rho']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}], "
-                      f"{r['n']} arms")
+    r = s.spearman
+    rho = "n/a" if r.rho is None else f"{r.rho:.2f}" + (
+        f" [{r.ci95[0]:.2f}, {r.ci95[1]:.2f}]" if r.ci95 else "")
+    axes[0].set_title(f"Spearman ρ = {rho}, {r.n} arms")
     if arms:
         axes[0].legend(loc="best")
     else:

@@ -1,36 +1,99 @@
 """Batched, chat-templated generation, resumable, into one table with a column per model.
 
-Rows are appended to ``responses/<model>.jsonl`` as each batch finishes (flushed and fsynced), so
-an interrupted run loses at most the batch in flight and a rerun skips finished rows. The table
+Rows are appended to ``responses/<model>.<key>.jsonl`` as each batch finishes (flushed and
+fsynced), so an interrupted run loses at most the batch in flight and a rerun skips finished
+rows. ``key`` hashes everything that determines an answer: the model's identity (the content
+hash of its folder, or the fingerprint of a model passed in memory) and the
+:class:`GenerationConfig`; each row also records a hash of its prompt. A rerun with another
+model, other settings or other prompts therefore never reuses an answer it did not write.
+
+Batches are fixed slices of the requested rows, and each batch is seeded from (seed, its item
+ids), so a resumed run writes exactly the answers an uninterrupted one would. The table
 (:func:`table`) joins the shards by prompt id: the paper's layout, one column per model. vLLM is
 used when it is installed and a GPU is present; transformers otherwise.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deltatheory.errors import DeltaTheoryError
+from deltatheory.rng import seed_for
 
-__all__ = ["generate", "table", "shard_path"]
-
-
-def shard_path(folder: Path, model: str) -> Path:
-    return Path(folder) / "responses" / (model.replace("/", "__") + ".jsonl")
+__all__ = ["GenerationConfig", "generate", "table", "shard_path", "model_identity"]
 
 
-def _done(path: Path) -> dict:
-    rows = {}
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How answers are generated: the one source of generation defaults."""
+
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    temperature: float = 0.0  # 0: greedy
+    dtype: str = "fp32"
+
+    def __post_init__(self):
+        from .models import normalize_dtype
+
+        object.__setattr__(self, "dtype", normalize_dtype(self.dtype))
+        for name in ("max_new_tokens", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise DeltaTheoryError(f"{name}={v!r} must be a whole number >= 1")
+        if not (isinstance(self.temperature, int | float) and 0 <= self.temperature < 100):
+            raise DeltaTheoryError(f"temperature={self.temperature!r} must be in [0, 100)")
+
+    def key_fields(self, seed: int) -> dict:
+        """What determines an answer (batch_size too: a batch's padding changes the numerics)."""
+        return {**asdict(self), "seed": int(seed)}
+
+
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def model_identity(model_spec: str, model=None) -> str:
+    """What identifies the weights: the fingerprint of an in-memory model, the content hash of a
+    local folder (built-in and derived models included), or a hub id as given."""
+    from .models import fingerprint, folder_hash, resolve
+
+    if model is not None:
+        return "weights:" + fingerprint(model)
+    path = resolve(model_spec)
+    return "folder:" + folder_hash(Path(path)) if Path(path).exists() else "hub:" + path
+
+
+def shard_path(folder: Path, model: str, gen: GenerationConfig | None = None, seed: int = 0,
+               identity: str | None = None) -> Path:
+    """Where ``model``'s answers under ``gen`` and ``seed`` are kept."""
+    gen = gen or GenerationConfig()
+    identity = identity or model_identity(model)
+    key = _sha({"model": identity, **gen.key_fields(seed)})
+    return Path(folder) / "responses" / (model.replace("/", "__") + f".{key}.jsonl")
+
+
+def _prompt_sha(row: dict) -> str:
+    return _sha(row["prompt"])
+
+
+def _done(path: Path, rows: list[dict] | None = None) -> dict:
+    """Finished records by id (a torn last line from a crash is ignored: that row is redone);
+    with ``rows``, only records written for the same prompt."""
+    want = {r["id"]: _prompt_sha(r) for r in rows} if rows is not None else None
+    out = {}
     if path.exists():
         for line in path.read_text().splitlines():
             try:
                 r = json.loads(line)
-            except json.JSONDecodeError:  # a torn last line from a crash: that row is redone
+            except json.JSONDecodeError:
                 continue
-            rows[r["id"]] = r
-    return rows
+            if want is None or want.get(r.get("id")) == r.get("prompt_sha"):
+                out[r["id"]] = r
+    return out
 
 
 def _use_vllm() -> bool:
@@ -43,28 +106,36 @@ def _use_vllm() -> bool:
     return torch.cuda.is_available()
 
 
-def generate(model_spec: str, rows: list[dict], folder: str | Path, *, max_new_tokens: int = 256,
-             batch_size: int = 8, temperature: float = 0.0, seed: int = 0,
-             dtype: str = "float32", progress: bool = True, model=None, tokenizer=None) -> dict:
+def batch_seed(seed: int, ids: list[str]) -> int:
+    """The seed of one batch: a function of (seed, the batch's item ids) only."""
+    h = int(hashlib.sha256("\0".join(map(str, ids)).encode()).hexdigest()[:8], 16)
+    return seed_for(seed, h)
+
+
+def generate(model_spec: str, rows: list[dict], folder: str | Path,
+             gen: GenerationConfig | None = None, *, seed: int = 0, progress: bool = True,
+             model=None, tokenizer=None) -> dict:
     """Answer every row's chat ``prompt`` with ``model_spec``; returns {id: response}.
 
-    Greedy when ``temperature`` is 0, sampled otherwise (seeded). ``model``/``tokenizer`` may be
-    passed to reuse a loaded model (e.g. right after training).
+    Greedy when ``gen.temperature`` is 0, sampled otherwise (seeded per batch).
+    ``model``/``tokenizer`` may be passed to reuse a loaded model (e.g. right after training);
+    its weights' fingerprint then keys the cache.
     """
-    if batch_size < 1 or max_new_tokens < 1:
-        raise DeltaTheoryError(f"batch_size={batch_size} and max_new_tokens={max_new_tokens} "
-                               "must be at least 1")
-    path = shard_path(Path(folder), model_spec)
+    gen = gen or GenerationConfig()
+    identity = model_identity(model_spec, model)
+    path = shard_path(Path(folder), model_spec, gen, seed, identity)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(path)
-    todo = [r for r in rows if r["id"] not in done]
+    done = _done(path, rows)
+    bs = gen.batch_size
+    batches = [rows[i:i + bs] for i in range(0, len(rows), bs)]
+    todo = [b for b in batches if any(r["id"] not in done for r in b)]
     if todo:
         if _use_vllm() and model is None:  # pragma: no cover - needs a GPU and vllm
-            _generate_vllm(model_spec, todo, path, max_new_tokens, temperature, seed)
+            _generate_vllm(model_spec, [r for b in todo for r in b if r["id"] not in done],
+                           path, gen, seed)
         else:
-            _generate_hf(model_spec, todo, path, max_new_tokens, batch_size, temperature, seed,
-                         dtype, progress, model, tokenizer)
-        done = _done(path)
+            _generate_hf(model_spec, todo, done, path, gen, seed, progress, model, tokenizer)
+        done = _done(path, rows)
     return {r["id"]: done[r["id"]]["response"] for r in rows}
 
 
@@ -79,59 +150,66 @@ def _append(path: Path, records: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
-def _generate_hf(model_spec, todo, path, max_new_tokens, batch_size, temperature, seed, dtype,
-                 progress, model, tokenizer):
+def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, tokenizer):
     import torch
     from tqdm.auto import tqdm
 
     from .models import load
 
     if model is None:
-        model, tokenizer = load(model_spec, dtype=dtype)
+        model, tokenizer = load(model_spec, dtype=gen.dtype)
+    was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    torch.manual_seed(seed)
-    bar = tqdm(total=len(todo), desc=f"generate {model_spec}", unit="prompt", disable=not progress)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False,
-                                               add_generation_prompt=True) for r in batch]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        kw = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
-        if temperature > 0:
-            kw.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
-        else:
-            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with torch.no_grad():
-            out = model.generate(**enc, **kw)
-        new = out[:, enc["input_ids"].shape[1]:]
-        answers = tokenizer.batch_decode(new, skip_special_tokens=True)
-        _append(path, [{"id": r["id"], "model": model_spec, "response": a.strip()}
-                       for r, a in zip(batch, answers, strict=True)])
-        bar.update(len(batch))
-    bar.close()
+    bar = tqdm(total=sum(map(len, batches)), desc=f"generate {model_spec}", unit="prompt",
+               disable=not progress)
+    try:
+        for batch in batches:
+            texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False,
+                                                   add_generation_prompt=True) for r in batch]
+            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = {k: v.to(model.device) for k, v in enc.items()}
+            kw = dict(max_new_tokens=gen.max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+            if gen.temperature > 0:
+                kw.update(do_sample=True, temperature=gen.temperature, top_p=1.0, top_k=0)
+            else:
+                kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            torch.manual_seed(batch_seed(seed, [r["id"] for r in batch]))
+            with torch.no_grad():
+                out = model.generate(**enc, **kw)
+            new = out[:, enc["input_ids"].shape[1]:]
+            answers = tokenizer.batch_decode(new, skip_special_tokens=True)
+            _append(path, [{"id": r["id"], "prompt_sha": _prompt_sha(r), "model": model_spec,
+                            "response": a.strip()}
+                           for r, a in zip(batch, answers, strict=True) if r["id"] not in done])
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        model.train(was_training)
 
 
-def _generate_vllm(model_spec, todo, path, max_new_tokens, temperature, seed):  # pragma: no cover
+def _generate_vllm(model_spec, todo, path, gen, seed):  # pragma: no cover - GPU and vllm
     from vllm import LLM, SamplingParams
 
     from .models import resolve
 
     llm = LLM(model=resolve(model_spec), seed=seed)
-    params = SamplingParams(max_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    params = SamplingParams(max_tokens=gen.max_new_tokens, temperature=gen.temperature, seed=seed)
     outs = llm.chat([r["prompt"] for r in todo], params)
-    _append(path, [{"id": r["id"], "model": model_spec, "response": o.outputs[0].text.strip()}
+    _append(path, [{"id": r["id"], "prompt_sha": _prompt_sha(r), "model": model_spec,
+                    "response": o.outputs[0].text.strip()}
                    for r, o in zip(todo, outs, strict=True)])
 
 
-def table(rows: list[dict], folder: str | Path, models: list[str]) -> list[dict]:
-    """One row per prompt: id, prompt, and one column per model (its response)."""
-    shards = {m: _done(shard_path(Path(folder), m)) for m in models}
+def table(rows: list[dict], folder: str | Path, models: list[str],
+          gen: GenerationConfig | None = None, seed: int = 0) -> list[dict]:
+    """One row per prompt: id, prompt, and one column per model (its response under ``gen``)."""
+    shards = {m: _done(shard_path(Path(folder), m, gen, seed), rows) for m in models}
     out = []
     for r in rows:
-        rec = {k: v for k, v in r.items()}
+        rec = dict(r)
         for m in models:
             if r["id"] not in shards[m]:
                 raise DeltaTheoryError(f"model {m!r} has no response for prompt {r['id']!r}: "

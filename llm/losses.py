@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from deltatheory.errors import DeltaTheoryError
+
 __all__ = ["dpo_loss", "dadpo_loss", "weighted_dpo_loss", "weights_from_gap"]
 
 
@@ -52,6 +54,12 @@ def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0) -> 
     elif mapping == "constant":
         w = torch.ones_like(gap)
     else:
-        raise ValueError(f"weight mapping {mapping!r} is not one of linear, sigmoid, constant")
+        raise DeltaTheoryError(f"weight mapping {mapping!r} is not one of linear, sigmoid, "
+                               "constant")
+    if not bool(torch.isfinite(w).all()):
+        raise DeltaTheoryError("the score gaps give non-finite weights (a gap is NaN or infinite)")
     mean = w.mean()
-    return w / mean if mean > 0 else torch.ones_like(gap)
+    if not mean > 0:
+        raise DeltaTheoryError(f"the {mapping} weights of these gaps are all zero (no pair's chosen "
+                               "answer scores above its rejected one): nothing to train on")
+    return w / mean

@@ -20,7 +20,8 @@ from pathlib import Path
 from deltatheory._io import atomic_dir
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["BUILTIN", "ModelSpec", "parse_spec", "resolve", "load", "cache_dir", "list_models"]
+__all__ = ["BUILTIN", "ModelSpec", "parse_spec", "resolve", "load", "cache_dir", "list_models",
+           "normalize_dtype", "folder_hash", "fingerprint"]
 
 BUILTIN = {
     "smollm2-135m-instruct": {
@@ -30,6 +31,20 @@ BUILTIN = {
     },
 }
 RECIPES = {"prune": "global magnitude pruning of linear weights at sparsity S (0 ≤ S < 1)"}
+# One vocabulary for dtypes everywhere (configs, CLI, loaders); the long names are accepted too.
+_DTYPES = {"bf16": "bf16", "bfloat16": "bf16", "fp32": "fp32", "float32": "fp32"}
+_TORCH_DTYPE = {"bf16": "bfloat16", "fp32": "float32"}
+
+
+def normalize_dtype(dtype: str) -> str:
+    """``bf16`` or ``fp32`` (``bfloat16`` and ``float32`` are accepted as the same).
+
+    >>> normalize_dtype("bfloat16"), normalize_dtype("fp32")
+    ('bf16', 'fp32')
+    """
+    if dtype not in _DTYPES:
+        raise DeltaTheoryError(f"dtype {dtype!r} is not one of bf16, fp32 (or bfloat16, float32)")
+    return _DTYPES[dtype]
 _SPEC = re.compile(r"^(?P<base>[^@]+?)(?:@(?P<recipe>[a-z]+)-(?P<arg>[0-9.]+))?$")
 
 
@@ -125,8 +140,65 @@ def _convert_gguf(name: str) -> Path:
     return _atomic_dir(target, build)
 
 
+def folder_hash(folder: Path) -> str:
+    """Content hash (sha256, 16 hex digits) of every file in a model folder.
+
+    Memoised in the cache by each file's size and modification time, so a 500 MB checkpoint is
+    read once, not on every run.
+    """
+    folder = Path(folder).resolve()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    stamp = [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    memo = cache_dir().parent / "hashes" / (hashlib.sha256(str(folder).encode()).hexdigest()[:24]
+                                            + ".json")
+    try:
+        old = json.loads(memo.read_text())
+        if old["files"] == stamp:
+            return old["hash"]
+    except (OSError, ValueError, KeyError):
+        pass
+    h = hashlib.sha256()
+    for rel, *_ in stamp:
+        h.update(rel.encode() + b"\0")
+        with open(folder / rel, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    digest = h.hexdigest()[:16]
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        from deltatheory._io import write_json
+
+        write_json(memo, {"folder": str(folder), "files": stamp, "hash": digest})
+    except (OSError, DeltaTheoryError):
+        pass  # a read-only cache only costs the re-hash
+    return digest
+
+
+def fingerprint(model) -> str:
+    """Hash (16 hex digits) of a loaded model's weights: identifies the exact model that wrote
+    a cached answer, e.g. a trained model kept in memory.
+
+    >>> import torch
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> fingerprint(a) == fingerprint(a), fingerprint(a) == fingerprint(b)
+    (True, False)
+    """
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
 def _prune(base_dir: Path, spec: ModelSpec) -> Path:
-    target = cache_dir() / f"{base_dir.name}@{spec.recipe}-{spec.arg:g}"
+    # keyed by the content of the base (not its folder name: runA/model and runB/model differ)
+    # and by the recipe, so two different bases never share a derived checkpoint
+    recipe = f"{spec.recipe}-{spec.arg:g}"
+    key = hashlib.sha256(f"{folder_hash(base_dir)}|{recipe}|v1".encode()).hexdigest()[:16]
+    target = cache_dir() / f"{base_dir.name}@{recipe}-{key}"
 
     def build(tmp: Path) -> None:
         import torch
@@ -145,7 +217,8 @@ def _prune(base_dir: Path, spec: ModelSpec) -> Path:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(base_dir).save_pretrained(tmp)
         (tmp / "deltatheory_source.json").write_text(json.dumps(
-            {"base": str(base_dir), "recipe": spec.recipe, "sparsity": spec.arg}))
+            {"base": str(base_dir), "base_hash": folder_hash(base_dir), "recipe": spec.recipe,
+             "sparsity": spec.arg}))
 
     return _atomic_dir(target, build)
 
@@ -165,15 +238,16 @@ def resolve(spec: str) -> str:
     return str(base if s.recipe is None else _prune(base, s))
 
 
-def load(spec: str, *, dtype: str = "float32"):
+def load(spec: str, *, dtype: str = "fp32"):
     """(model, tokenizer) for a spec; the tokenizer gets a pad token (EOS) if it has none."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    torch_dtype = getattr(torch, _TORCH_DTYPE[normalize_dtype(dtype)])
     path = resolve(spec)
     try:
         tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     except OSError as exc:
         raise DeltaTheoryError(f"model {spec!r} could not be loaded: "
                                f"{str(exc).splitlines()[0]}") from None

@@ -14,7 +14,7 @@ import numpy as np
 
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["CONTROLS", "make_pairs", "diagnostics", "save_pairs", "load_pairs"]
+__all__ = ["CONTROLS", "make_pairs", "synthetic_table", "diagnostics", "save_pairs", "load_pairs"]
 
 CONTROLS = ("none", "reversed", "tied", "shuffled")
 
@@ -77,6 +77,23 @@ def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | 
         raise DeltaTheoryError("no pairs left after filtering (identical answers, min_gap="
                                f"{min_gap:g}{', dolci' if dolci else ''})")
     return _apply_control(out, control, seed)
+
+
+def synthetic_table(task, rows: list[dict], k_chosen: int, k_rejected: int,
+                    seed: int) -> list[dict]:
+    """``rows`` with two generated answers each (bold-sections only): ``synthetic_chosen`` with
+    exactly ``k_chosen`` bold sections and ``synthetic_rejected`` with ``k_rejected``; the i-th
+    row's answers depend only on (seed, i)."""
+    from .tasks import answer_with_sections
+
+    if task.name != "bold-sections":
+        raise DeltaTheoryError("synthetic pairs exist only for the bold-sections task")
+    return [{**r,
+             "synthetic_chosen": answer_with_sections(r["topic"], k_chosen,
+                                                      np.random.default_rng([seed, i, 0])),
+             "synthetic_rejected": answer_with_sections(r["topic"], k_rejected,
+                                                        np.random.default_rng([seed, i, 1]))}
+            for i, r in enumerate(rows)]
 
 
 def _apply_control(pairs: list[dict], control: str, seed: int) -> list[dict]:

@@ -2,23 +2,26 @@
 
 Where TRL has the loss it is used as is: ``dpo`` (sigmoid), ``dpo-norm`` (sigmoid_norm, the
 paper's length-normalised DPO, β = 5), ``ipo``, ``simpo`` (CPOTrainer, loss_type="simpo",
-cpo_alpha=0). ``dadpo`` and ``weighted`` subclass DPOTrainer and replace the loss only (see
-:mod:`llm.losses`); reference log-probs are precomputed for them, and daDPO's teacher log-probs
-too. ``sft`` trains with SFTTrainer on the chosen answers.
+cpo_alpha=0). ``dadpo`` and ``weighted`` subclass DPOTrainer through its public surface only
+(the public ``compute_loss``, TRL's own collator extended to carry per-pair columns, TRL's
+precomputed reference log-probs) and replace the loss (:mod:`deltatheory.llm.losses`); options
+the replacement would ignore are refused. The override is tested against TRL's own loss for the
+plain case (all weights 1, β₂ = 0: identical loss and gradients) and pinned to the TRL versions
+it was tested with (pyproject.toml). ``sft`` trains with SFTTrainer on the chosen answers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deltatheory._io import write_json
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["METHODS", "TrainConfig", "train"]
+__all__ = ["METHODS", "TrainConfig", "train", "reward_stats", "refuse_ignored_options"]
 
 METHODS = {
     "dpo": {"beta": 0.1},
@@ -36,7 +39,9 @@ _EXTRA = ("teacher_chosen_logps", "teacher_rejected_logps", "weight")
 
 @dataclass
 class TrainConfig:
-    """Training settings; ``beta`` None means the method's default (see :data:`METHODS`)."""
+    """Training settings: the one source of training defaults (the YAML studies and the
+    ``llm train`` options read theirs from here). ``beta`` None means the method's default
+    (:data:`METHODS`); for daDPO it is β₁, the weight of the reference term."""
 
     method: str = "dpo"
     learning_rate: float = 5e-5
@@ -48,8 +53,7 @@ class TrainConfig:
     lora_r: int = 16
     dtype: str = "bf16"  # CPU: bf16 autocast or fp32; GPU: bf16
     beta: float | None = None
-    beta1: float = 0.1  # daDPO: weight of the reference term
-    beta2: float = 0.1  # daDPO: weight of the teacher term (0 gives DPO)
+    beta2: float = 0.1  # daDPO: weight β₂ of the teacher term (0 gives DPO); β₁ is ``beta``
     teacher: str | None = None  # daDPO: teacher model spec (same tokenizer as the student)
     weight_column: str | None = None  # weighted: a per-pair column; else the utility gap
     weight_mapping: str = "linear"
@@ -63,11 +67,24 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise DeltaTheoryError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
-        if self.dtype not in ("bf16", "fp32"):
-            raise DeltaTheoryError(f"dtype {self.dtype!r} is not one of bf16, fp32")
-        for name in ("learning_rate", "epochs", "batch_size", "grad_accum"):
-            if not getattr(self, name) > 0:
-                raise DeltaTheoryError(f"{name}={getattr(self, name)} must be positive")
+        from .models import normalize_dtype
+
+        self.dtype = normalize_dtype(self.dtype)
+        for name in ("learning_rate", "epochs", "batch_size", "grad_accum", "max_length",
+                     "lora_r"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or v != v:
+                raise DeltaTheoryError(f"{name}={v!r} must be a positive number")
+        if not (self.max_steps == -1 or (isinstance(self.max_steps, int) and self.max_steps > 0)):
+            raise DeltaTheoryError(f"max_steps={self.max_steps!r} must be a positive whole number "
+                                   "(or -1: the epochs decide)")
+        if self.beta is not None and not (isinstance(self.beta, int | float) and self.beta > 0):
+            raise DeltaTheoryError(f"beta={self.beta!r} must be a positive number")
+        if not (isinstance(self.beta2, int | float) and self.beta2 >= 0):
+            raise DeltaTheoryError(f"beta2={self.beta2!r} must be a number >= 0")
+        if self.weight_mapping not in ("linear", "sigmoid", "constant"):
+            raise DeltaTheoryError(f"weight_mapping={self.weight_mapping!r} is not one of linear, "
+                                   "sigmoid, constant")
         if self.method == "dadpo" and not self.teacher:
             raise DeltaTheoryError("method dadpo needs a teacher model (train.teacher)")
 
@@ -105,11 +122,43 @@ def _peft(cfg: TrainConfig):
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
-def _weighted_trainer_class():
+# DPOConfig options that TRL's own loss honours and DeltaDPOTrainer.compute_loss does not: the
+# override refuses them instead of ignoring them (value each must keep).
+_REFUSED = {"loss_type": ["sigmoid"], "loss_weights": None, "ld_alpha": None,
+            "f_divergence_type": "reverse_kl", "label_smoothing": 0.0, "use_weighting": False,
+            "use_liger_kernel": False, "padding_free": False, "sync_ref_model": False,
+            "precompute_ref_log_probs": True}
+
+
+def refuse_ignored_options(args) -> None:
+    """Raise a one-line error for a DPOConfig option the daDPO/weighted loss would ignore."""
+    for name, keep in _REFUSED.items():
+        value = getattr(args, name, keep)
+        if name == "loss_weights" and value is not None and list(value) == [1.0]:
+            continue
+        if name == "loss_type" and not isinstance(value, str):
+            value = list(value)
+        if value != keep:
+            raise DeltaTheoryError(
+                f"option {name}={value!r} is not supported by the daDPO / weighted-DPO loss "
+                f"(it would be silently ignored); leave it at {keep!r}")
+
+
+def _delta_trainer_class():
+    """DPOTrainer whose loss is daDPO or per-pair-weighted DPO.
+
+    Extension through TRL's public surface only: the public ``compute_loss`` is overridden (the
+    route TRL's customisation guide gives), sequence log-probs come from
+    :func:`deltatheory.llm.logprobs.sequence_logps`, reference log-probs are TRL's precomputed
+    columns, and the collator is TRL's own with every setting copied, extended to carry the
+    per-pair columns. Options the override cannot honour are refused (:data:`_REFUSED`).
+    """
     import torch
+    from torch.utils.data import DataLoader
     from trl import DPOTrainer
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
+    from .logprobs import sequence_logps
     from .losses import dadpo_loss, weighted_dpo_loss
 
     class _Collator(DataCollatorForPreference):
@@ -121,33 +170,52 @@ def _weighted_trainer_class():
             return out
 
     class DeltaDPOTrainer(DPOTrainer):
-        """DPOTrainer with daDPO or per-pair weights in place of the sigmoid loss."""
-
-        def __init__(self, *a, method: str, beta1: float = 0.1, beta2: float = 0.0, **kw):
-            self._method, self._beta1, self._beta2 = method, beta1, beta2
+        def __init__(self, *a, method: str, beta2: float = 0.0, teacher=None, **kw):
+            refuse_ignored_options(kw["args"])
+            self._method, self._beta2 = method, beta2
             super().__init__(*a, **kw)
-            self.data_collator = _Collator(pad_token_id=self.data_collator.pad_token_id)
+            base = self.data_collator
+            self.data_collator = _Collator(**{f.name: getattr(base, f.name)
+                                              for f in dataclasses.fields(base)})
+            if method == "dadpo":
+                tc, tr = self._logps_of(teacher)
+                self.train_dataset = self.train_dataset.add_column(
+                    "teacher_chosen_logps", tc).add_column("teacher_rejected_logps", tr)
 
-        def _set_signature_columns_if_needed(self):
-            super()._set_signature_columns_if_needed()
-            self._signature_columns = list(self._signature_columns) + list(_EXTRA)
+        def _logps_of(self, other) -> tuple[list[float], list[float]]:
+            """(chosen, rejected) sequence log-probs of ``other`` on the tokenised pairs, with
+            the same tokens, truncation and collator as the policy sees."""
+            base = DataCollatorForPreference(**{f.name: getattr(self.data_collator, f.name)
+                                                for f in dataclasses.fields(
+                                                    DataCollatorForPreference)})
+            cols = ["prompt_ids", "chosen_ids", "rejected_ids"]
+            ds = self.train_dataset.select_columns(cols)
+            loader = DataLoader(ds, batch_size=self.args.per_device_train_batch_size,
+                                shuffle=False, collate_fn=base)
+            chosen, rejected = [], []
+            device = next(other.parameters()).device
+            other.eval()
+            with torch.inference_mode():
+                for batch in loader:
+                    b = {k: v.to(device) for k, v in batch.items()}
+                    lp = sequence_logps(other, b["input_ids"], b["attention_mask"],
+                                        b["completion_mask"]).float().cpu()
+                    c, r = lp.chunk(2)
+                    chosen += c.tolist()
+                    rejected += r.tolist()
+            return chosen, rejected
 
-        def _compute_loss(self, model, inputs, return_outputs):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             mode = "train" if self.model.training else "eval"
             extra = {k: inputs.pop(k) for k in _EXTRA if k in inputs}
-            keep = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
-            kwargs = {k: v for k, v in inputs.items() if k not in keep}
-            kwargs["use_cache"] = False
-            mask = inputs["completion_mask"]
-            labels = inputs["input_ids"].masked_fill(mask == 0, -100)
-            outputs = model(**kwargs, labels=labels, fused_lm_head=True)
-            seq_len = mask.size(1) - 1
-            logps = outputs.log_probs[:, -seq_len:].sum(dim=1)
-            pc, pr = logps.chunk(2, dim=0)
+            with self.accelerator.autocast():
+                logps = sequence_logps(model, inputs["input_ids"], inputs["attention_mask"],
+                                       inputs["completion_mask"])
+            pc, pr = logps.float().chunk(2, dim=0)
             rc, rr = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
             if self._method == "dadpo":
                 per_pair = dadpo_loss(pc, pr, rc, rr, extra["teacher_chosen_logps"],
-                                      extra["teacher_rejected_logps"], self._beta1, self._beta2)
+                                      extra["teacher_rejected_logps"], self.beta, self._beta2)
             else:
                 per_pair = weighted_dpo_loss(pc, pr, rc, rr, extra["weight"], self.beta)
             loss = per_pair.mean()
@@ -157,26 +225,11 @@ def _weighted_trainer_class():
             m["rewards/rejected"].append(rj.mean().item())
             m["rewards/accuracies"].append((cr > rj).float().mean().item())
             m["rewards/margins"].append((cr - rj).mean().item())
-            return (loss, outputs) if return_outputs else loss
+            m["logps/chosen"].append(pc.detach().mean().item())
+            m["logps/rejected"].append(pr.detach().mean().item())
+            return (loss, {}) if return_outputs else loss
 
     return DeltaDPOTrainer
-
-
-def _teacher_logps(teacher: str, student_tok, dataset, cfg: TrainConfig, out: str):
-    """Sequence log-probs of chosen and rejected under the teacher (TRL's own tokenisation)."""
-    from trl import DPOConfig, DPOTrainer
-
-    from .models import load
-
-    model, tok = load(teacher)
-    if tok.get_vocab() != student_tok.get_vocab():
-        raise DeltaTheoryError(f"daDPO teacher {teacher!r} has a different tokenizer from the "
-                               "student's; daDPO needs a shared vocabulary")
-    args = DPOConfig(**_common_args(cfg, out), precompute_ref_log_probs=True, beta=0.1)
-    tr = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
-                    processing_class=student_tok)
-    ds = tr.train_dataset
-    return ds["ref_chosen_logps"], ds["ref_rejected_logps"]
 
 
 def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, model=None,
@@ -191,12 +244,35 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
 
     from .models import load
 
+    import shutil
+
     torch.manual_seed(cfg.seed)
     if model is None:
         model, tokenizer = load(model_spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = tempfile.mkdtemp(dir=out_dir, prefix=".trainer.")
+    try:
+        trainer = _trainer(cfg, model, tokenizer, pairs, work)
+        trainer.train()
+        trained = trainer.model
+        if cfg.lora and hasattr(trained, "merge_and_unload"):
+            trained = trained.merge_and_unload()
+        log = list(trainer.state.log_history)
+        if trainer.is_world_process_zero():  # under `accelerate launch` only rank 0 writes
+            if save:
+                _save(trained, tokenizer, out_dir / "model")
+            write_json(out_dir / "train_log.json", {"config": dataclasses.asdict(cfg),
+                                                    "beta": cfg.resolved_beta, "history": log})
+    finally:  # a failed or interrupted training leaves no trainer folder behind
+        shutil.rmtree(work, ignore_errors=True)
+    return trained, tokenizer, log
+
+
+def _trainer(cfg: TrainConfig, model, tokenizer, pairs, work: str):
+    """The TRL trainer for ``cfg.method`` (not yet trained)."""
+    from .models import load
+
     beta = cfg.resolved_beta
     if cfg.method == "sft":
         from trl import SFTConfig, SFTTrainer
@@ -204,52 +280,51 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
         ds = pairs.map(lambda e: {"prompt": e["prompt"], "completion": e["chosen"]},
                        remove_columns=pairs.column_names)
         args = SFTConfig(**_common_args(cfg, work))
-        trainer = SFTTrainer(model=model, args=args, train_dataset=ds,
-                             processing_class=tokenizer, peft_config=_peft(cfg))
-    elif cfg.method == "simpo":
+        return SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
+                          peft_config=_peft(cfg))
+    if cfg.method == "simpo":
         # SimPO lives in trl.experimental (TRL 1.16), which warns on import; we use it knowingly
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
         args = CPOConfig(**_common_args(cfg, work), loss_type="simpo", cpo_alpha=0.0, beta=beta,
                          simpo_gamma=cfg.simpo_gamma)
-        trainer = CPOTrainer(model=model, args=args, train_dataset=pairs,
-                             processing_class=tokenizer, peft_config=_peft(cfg))
-    elif cfg.method in ("dadpo", "weighted"):
-        from trl import DPOConfig
+        return CPOTrainer(model=model, args=args, train_dataset=pairs,
+                          processing_class=tokenizer, peft_config=_peft(cfg))
+    from trl import DPOConfig
 
-        ds = pairs
+    if cfg.method in ("dadpo", "weighted"):
+        teacher = None
         if cfg.method == "dadpo":
-            tc, tr = _teacher_logps(cfg.teacher, tokenizer, pairs, cfg, work)
-            ds = ds.add_column("teacher_chosen_logps", list(map(float, tc)))
-            ds = ds.add_column("teacher_rejected_logps", list(map(float, tr)))
+            teacher, teacher_tok = load(cfg.teacher)
+            if teacher_tok.get_vocab() != tokenizer.get_vocab():
+                raise DeltaTheoryError(f"daDPO teacher {cfg.teacher!r} has a different tokenizer "
+                                       "from the student's; daDPO needs a shared vocabulary")
+            ds = pairs
         else:
-            ds = _with_weights(ds, cfg)
-        args = DPOConfig(**_common_args(cfg, work), loss_type=[_TRL_LOSS[cfg.method]], beta=beta,
-                         precompute_ref_log_probs=True, remove_unused_columns=False)
-        trainer = _weighted_trainer_class()(model=model, args=args, train_dataset=ds,
-                                            processing_class=tokenizer, peft_config=_peft(cfg),
-                                            method=cfg.method, beta1=cfg.beta1, beta2=cfg.beta2)
-    else:
-        from trl import DPOConfig, DPOTrainer
+            ds = _with_weights(pairs, cfg)
+        args = DPOConfig(**{"precompute_ref_log_probs": True, **_common_args(cfg, work)},
+                         loss_type=["sigmoid"], beta=beta, remove_unused_columns=False)
+        return _delta_trainer_class()(model=model, args=args, train_dataset=ds,
+                                      processing_class=tokenizer, peft_config=_peft(cfg),
+                                      method=cfg.method, beta2=cfg.beta2, teacher=teacher)
+    from trl import DPOTrainer
 
-        args = DPOConfig(**_common_args(cfg, work), loss_type=[_TRL_LOSS[cfg.method]], beta=beta)
-        trainer = DPOTrainer(model=model, args=args, train_dataset=pairs,
-                             processing_class=tokenizer, peft_config=_peft(cfg))
-    trainer.train()
-    trained = trainer.model
-    if cfg.lora and hasattr(trained, "merge_and_unload"):
-        trained = trained.merge_and_unload()
-    log = list(trainer.state.log_history)
-    if trainer.is_world_process_zero():  # under `accelerate launch` only rank 0 writes
-        if save:
-            _save(trained, tokenizer, out_dir / "model")
-        (out_dir / "train_log.json").write_text(json.dumps(
-            {"config": dataclasses.asdict(cfg), "beta": beta, "history": log}, indent=1))
-    import shutil
+    args = DPOConfig(**_common_args(cfg, work), loss_type=[_TRL_LOSS[cfg.method]], beta=beta)
+    return DPOTrainer(model=model, args=args, train_dataset=pairs, processing_class=tokenizer,
+                      peft_config=_peft(cfg))
 
-    shutil.rmtree(work, ignore_errors=True)
-    return trained, tokenizer, log
+
+def reward_stats(log: list[dict]) -> dict:
+    """Reward accuracy and margin over the last quarter of training, and the last loss."""
+    keys = ("rewards/accuracies", "rewards/margins")
+    rows = [r for r in log if all(k in r for k in keys)]
+    if not rows:
+        return {}
+    tail = rows[-max(1, len(rows) // 4):]
+    return {"reward_accuracy": sum(r[keys[0]] for r in tail) / len(tail),
+            "reward_margin": sum(r[keys[1]] for r in tail) / len(tail),
+            "train_loss_last": rows[-1].get("loss")}
 
 
 def _with_weights(ds, cfg: TrainConfig):
@@ -262,9 +337,11 @@ def _with_weights(ds, cfg: TrainConfig):
             raise DeltaTheoryError(f"weight column {cfg.weight_column!r} is missing; the pairs "
                                    f"have {', '.join(ds.column_names)}")
         w = torch.tensor(ds[cfg.weight_column], dtype=torch.float32)
-        if bool((w < 0).any()) or not float(w.mean()) > 0:
-            raise DeltaTheoryError(f"weight column {cfg.weight_column!r} must be non-negative "
-                                   "with a positive mean")
+        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
+            bad = w[~torch.isfinite(w) | (w < 0)]
+            raise DeltaTheoryError(
+                f"weight column {cfg.weight_column!r} must hold finite weights >= 0, not all "
+                f"zero; found {float(bad[0]) if len(bad) else 'all zero'}")
         w = w / w.mean()
     elif "chosen_utility" in ds.column_names:
         gap = torch.tensor(ds["chosen_utility"]) - torch.tensor(ds["rejected_utility"])

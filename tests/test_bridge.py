@@ -199,3 +199,53 @@ def test_shipped_measurement_file_runs(tmp_path):
                               "--rejected", "prune-0.4", "--json", "--bootstrap", "200"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["n_items"] >= MIN_ITEMS
+
+
+def _bad_file(tmp_path, case):
+    """A predictions file that is not usable text, or has no items."""
+    text = "truth,student,chosen,rejected\n" + "1,1,0,1\n0,1,0,0\n" * 20
+    suffix = ".jsonl" if case.startswith("jsonl") else ".csv"
+    path = tmp_path / f"bad-{case}{suffix}"
+    data = {
+        "random-bytes": np.random.default_rng(0).bytes(512),
+        "utf-16": text.encode("utf-16"),          # with a byte-order mark
+        "utf-16-le": text.encode("utf-16-le"),    # without one: valid UTF-8 full of NULs
+        "latin-1": (text + "1,0,0,1  # café\n").encode("latin-1"),
+        "empty": b"",
+        "blank": b"\n  \n",
+        "bom-only": b"\xef\xbb\xbf",
+        "header-only": b"truth,student,chosen,rejected\n",
+        "jsonl-binary": np.random.default_rng(1).bytes(512),
+        "jsonl-utf-16": b'{"truth": 1, "student": 1, "chosen": 0, "rejected": 1}\n'.decode(
+            "ascii").encode("utf-16"),
+        "jsonl-empty": b"",
+    }[case]
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case, match", [
+    ("random-bytes", "is not UTF-8 text"), ("utf-16", "is not UTF-8 text"),
+    ("utf-16-le", "is not UTF-8 text"), ("latin-1", "is not UTF-8 text"),
+    ("empty", "is empty"), ("blank", "is empty"), ("bom-only", "is empty"),
+    ("header-only", "no items"), ("jsonl-binary", "is not UTF-8 text"),
+    ("jsonl-utf-16", "is not UTF-8 text"), ("jsonl-empty", "is empty"),
+])
+def test_files_that_are_not_usable_text_are_one_line_errors(tmp_path, case, match):
+    path = _bad_file(tmp_path, case)
+    with pytest.raises(DeltaTheoryError, match=re.escape(match)) as err:
+        read_predictions(path)
+    msg = str(err.value)
+    assert path.name in msg and "\n" not in msg, msg
+    res = runner.invoke(app, ["bridge", "--predictions", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert path.name in "".join(res.output.split())
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    y = simulate_labels(CONFIGS[0], 60, np.random.default_rng(5))
+    plain = write_csv(tmp_path / "plain.csv", y)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    np.testing.assert_array_equal(read_predictions(bom), read_predictions(plain))

@@ -40,7 +40,7 @@ def test_simulate_json_and_out_file(tmp_path):
     assert 0 <= p["improved_fraction"] <= 1
     saved = json.loads(out.read_text())
     assert saved["config"]["dim"] == 50 and "curve" in saved
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(tmp_path.glob(".*"))
 
 
 @pytest.mark.parametrize("args", [

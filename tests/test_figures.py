@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from conftest import assert_within_se
@@ -13,7 +15,7 @@ from typer.testing import CliRunner
 import deltatheory as dt
 from deltatheory import figures
 from deltatheory.cli import app
-from deltatheory.figures._common import make
+from deltatheory.figures._common import STYLE, figure, label_panels, make
 
 Z = 1.959963984540054
 
@@ -98,24 +100,55 @@ def test_fig3_measured_best_gain_matches_closed_form(saved):
             r["student"], r["chosen"], r["rejected"], *r["overlaps"])).best_gain), rel=1e-12)
 
 
+def _nearest(steps, t):
+    return int(np.argmin(np.abs(np.asarray(steps, dtype=float) - t)))
+
+
+def _arm_at(arm, i):
+    """Mean accuracy of one arm at recorded index ``i`` and its standard error."""
+    return arm["mean"][i], (arm["ci95_high"][i] - arm["ci95_low"][i]) / (2 * Z)
+
+
+def _pref_one_step(geometry, dim, batch, step, lr, trials, seed):
+    """Mean accuracy and SE of naive-preference SGD after ``step`` steps of ``batch`` fresh
+    samples at step size ``lr``, computed independently as ONE step with batch·step samples and
+    step size lr·step (exactly the same distribution: docs/theory.md)."""
+    acc = dt.simulate(geometry, dim, loss="pref", steps=1, batch=batch * step, lr=lr * step,
+                      engine="reduced", trials=trials, seed=seed).accuracy[:, -1]
+    return acc.mean(), acc.std(ddof=1) / np.sqrt(trials)
+
+
 def test_fig4_sweet_spot_overtraining_and_controls(saved):
     d = saved["fig4_training"]
     arms = {(a["loss"], a["control"]): a for a in d["arms"]}
     steps = np.array(d["steps"])
     pref = arms[("pref", "none")]
-    s = pref["summary"]
-    assert s["best_accuracy"]["ci95"][0] > d["student"], "preference improves the student"
-    assert s["final_accuracy"]["ci95"][1] < s["best_accuracy"]["ci95"][0], "over-training"
-    spacing = steps[1] - steps[0]
-    assert abs(s["best_step"] - d["sweet_spot_step"]) <= 2 * spacing
-    assert_within_se(s["best_accuracy"]["mean"], d["best_accuracy_limit"],
-                     _se(s["best_accuracy"]["ci95"]), k=5, what="pref best vs f(λ*)")
+    t_star = d["sweet_spot_step"]
+    # every comparison is at a step FIXED by the theory (recorded steps nearest λ*, λ*/2, 2λ*),
+    # never at the argmax of the noisy mean curve (biased upward by the selection)
+    i, i_half, i_twice = (_nearest(steps, t) for t in (t_star, t_star / 2, 2 * t_star))
+    assert len({i, i_half, i_twice}) == 3 and 0 < i_half and i_twice < len(steps) - 1
+    m, se = _arm_at(pref, i)
+    assert m - d["student"] > 4 * se, "preference improves the student at λ*"
+    # the unbiased comparison: the same n = B·t samples, expectation computed independently
+    ref, ref_se = _pref_one_step(dt.Geometry(d["student"], d["chosen"], d["rejected"]), d["dim"],
+                                 d["settings"]["batch"], int(steps[i]), d["lr"],
+                                 trials=4 * d["settings"]["trials"], seed=2**20 + 4)
+    assert_within_se(m, ref, np.hypot(se, ref_se), what=f"pref at step {steps[i]} vs one step")
+    # a sweet spot: the curve at λ* is above the curve at λ*/2 and at 2λ* (combined SEs are
+    # conservative here: the values at two steps of the same runs are positively correlated)
+    for j in (i_half, i_twice):
+        mj, sej = _arm_at(pref, j)
+        assert m - mj > 4 * np.hypot(se, sej), f"step {steps[i]} vs step {steps[j]}"
+    mf, sef = _arm_at(pref, -1)
+    assert m - mf > 4 * np.hypot(se, sef), "over-training"
     rev = arms[("pref", "reversed")]
     assert rev["ci95_high"][-1] < d["student"]
     tied = arms[("pref", "tied")]
     assert np.all(np.array(tied["mean"]) == tied["mean"][0])
-    for loss in ("dpo", "ipo"):
-        assert arms[(loss, "none")]["summary"]["best_accuracy"]["ci95"][0] > d["student"]
+    for loss in ("dpo", "ipo"):  # same initial direction as the naive loss: they gain by λ* too
+        mj, sej = _arm_at(arms[(loss, "none")], i)
+        assert mj - d["student"] > 4 * sej, loss
 
 
 def test_fig5_kappa_sign_and_boundaries(saved):
@@ -140,9 +173,19 @@ def test_fig5_kappa_sign_and_boundaries(saved):
 
 def test_fig6_pair_helps_where_sft_stops(saved):
     d = saved["fig6_pref_vs_sft"]
-    for r in d["chosen_sweep"] + d["overlap_sweep"]:
-        assert_within_se(r["pref_best_sgd"]["mean"], r["pref_best_closed_form"],
-                         max(_se(r["pref_best_sgd"]["ci95"]), 1e-6), k=5, what="pref SGD")
+    rows = d["chosen_sweep"] + d["overlap_sweep"]
+    assert len(rows) == 8
+    for k, r in enumerate(rows):
+        # naive-preference SGD at the recorded step nearest λ* (fixed by the theory, not the
+        # argmax of the noisy curve) against its expectation at the same n, computed independently
+        a = r["pref_at_lambda_star_sgd"]
+        g = dt.Geometry(**r["geometry"])
+        t_star = float(dt.steps_for_lambda(dt.predict(g).lambda_star, a["lr"]))
+        assert abs(a["step"] - t_star) <= 0.5, "every step is recorded: the one nearest λ*"
+        ref, ref_se = _pref_one_step(g, d["dim"], a["batch"], a["step"], a["lr"],
+                                     trials=2 * d["settings"]["trials"], seed=2**20 + 60 + k)
+        assert_within_se(a["mean"], ref, np.hypot(_se(a["ci95"]), ref_se),
+                         what=f"pref SGD at step {a['step']}, row {k}")
         assert r["pref_best_closed_form"] > d["student"]
     # orthogonal errors: SFT on the chosen labels helps too in this model
     assert all(r["sft_best_sgd"]["ci95"][0] > d["student"] for r in d["chosen_sweep"])
@@ -192,10 +235,82 @@ def test_fig7_ladder_data_is_consistent(saved):
         assert a["n_pairs"] == by[(r, c)]["n_pairs"]
         if a["bridge"]:  # swapping chosen and rejected flips κ exactly (v → −v)
             assert a["bridge"]["kappa"] == pytest.approx(-by[(r, c)]["bridge"]["kappa"])
-    from deltatheory.llm.studies.ladder import spearman_ci
+    from deltatheory.stats import spearman_ci
 
     ok = [a for a in d["arms"] if a["bridge"]]
     rho = spearman_ci([a["bridge"]["kappa"] for a in ok], [a["observed_gain"] for a in ok],
                       d["config"]["bootstrap"], d["config"]["seed"])
-    assert rho["rho"] == pytest.approx(d["spearman"]["rho"])
+    assert rho.rho == pytest.approx(d["spearman"]["rho"])
     assert d["settings"]["command"].startswith("deltatheory llm ladder")
+
+
+# ---- layout: the panel labels "(a)", "(b)" written by label_panels must not sit on other text
+
+PANEL_LABEL = re.compile(r"^\([a-z]\)$")
+SINGLE_PANEL = {"fig3_kappa_law"}  # no panel labels to check
+
+
+def _drawn_ticklabels(axis, i):
+    """Tick labels inside the view interval (the ones drawn; matplotlib keeps others around)."""
+    lo, hi = sorted(axis.get_view_interval())
+    tol = 1e-9 * (hi - lo)
+    return [t for t in axis.get_ticklabels(which="both")
+            if lo - tol <= t.get_position()[i] <= hi + tol]
+
+
+def _texts(fig):
+    out = list(fig.texts)
+    for ax in fig.axes:
+        out += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label,
+                ax.xaxis.offsetText, ax.yaxis.offsetText, *ax.texts,
+                *_drawn_ticklabels(ax.xaxis, 0), *_drawn_ticklabels(ax.yaxis, 1)]
+        if ax.get_legend() is not None:
+            out += [ax.get_legend().get_title(), *ax.get_legend().get_texts()]
+    return [t for t in out if t.get_visible() and t.get_text().strip()]
+
+
+def _label_collisions(fig):
+    """(panel labels, [(label, other text)] whose rendered bounding boxes overlap)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = _texts(fig)
+    labels = [t for t in texts if PANEL_LABEL.match(t.get_text().strip())]
+    hits = [(lab.get_text(), t.get_text()) for lab in labels for t in texts
+            if t is not lab and lab.get_window_extent(renderer).overlaps(
+                t.get_window_extent(renderer))]
+    return [lab.get_text() for lab in labels], hits
+
+
+def test_label_collision_check_can_fail():
+    """The check itself: a long right-aligned title over a labelled panel is caught."""
+    with plt.rc_context(STYLE):
+        fig, (ax1, ax2) = figure(rows=2)
+        ax2.set_title("zoom · dotted: λ* reached · dashed: best on the ray", loc="right")
+        label_panels((ax1, ax2))
+        try:
+            labels, hits = _label_collisions(fig)
+        finally:
+            plt.close(fig)
+    assert labels == ["(a)", "(b)"]
+    assert ("(b)", "zoom · dotted: λ* reached · dashed: best on the ray") in hits
+
+
+_FIG7_XFAIL = pytest.mark.xfail(
+    strict=True, reason="fig7_ladder: '(b)' sits on the top y tick label of panel (b) (their "
+    "bounding boxes overlap); figures/fig7_ladder.py is not part of this change")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_FIG7_XFAIL) if n == "fig7_ladder"
+                                  else n for n in figures.FIGURES])
+def test_panel_labels_clear_of_other_text(saved, name):
+    with plt.rc_context(STYLE):
+        fig = figures.load(name).plot(saved[name])
+        try:
+            labels, hits = _label_collisions(fig)
+        finally:
+            plt.close(fig)
+    if name in SINGLE_PANEL:
+        assert labels == []
+    else:
+        assert len(labels) >= 2, labels
+    assert not hits, f"{name}: panel label overlaps {hits}"

@@ -15,7 +15,8 @@ from typer.testing import CliRunner  # noqa: E402
 from deltatheory.cli import app  # noqa: E402
 from deltatheory.errors import DeltaTheoryError  # noqa: E402
 from deltatheory.llm import losses  # noqa: E402
-from deltatheory.llm.studies.experiment import bootstrap_ci, load_config  # noqa: E402
+from deltatheory.llm.studies.experiment import load_config  # noqa: E402
+from deltatheory.stats import bootstrap_ci  # noqa: E402
 from deltatheory.llm.models import parse_spec  # noqa: E402
 from deltatheory.llm.pairs import diagnostics, make_pairs  # noqa: E402
 from deltatheory.llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
@@ -184,10 +185,11 @@ def test_config_unknown_keys_are_errors(tmp_path):
 
 def test_replication_config_resolves():
     cfg = load_config("experiments/bold_sections.yaml")
-    assert [a["name"] for a in cfg["arms"]] == ["untouched", "dpo-3-over-2", "sft-3",
-                                                "reversed-2-over-3", "tied-3-vs-3"]
+    assert [a.name for a in cfg.arms] == ["untouched", "dpo-3-over-2", "sft-3",
+                                          "reversed-2-over-3", "tied-3-vs-3"]
+    assert cfg.train.learning_rate == 2e-4 and cfg.train.epochs == 2  # the YAML's, merged
     quick = load_config("experiments/bold_sections.yaml", quick=True)
-    assert quick["prompts"] == {"train": 8, "test": 4} and quick["train"]["max_steps"] == 2
+    assert (quick.prompts.train, quick.prompts.test) == (8, 4) and quick.train.max_steps == 2
 
 
 def test_cli_bad_input_exits_2(tmp_path):
@@ -276,32 +278,33 @@ def test_dadpo_teacher_with_another_tokenizer_is_refused(tiny_dir, tiny_pairs, t
 
 
 def test_generation_is_resumable(tiny_dir, tmp_path):
-    from deltatheory.llm.generate import generate, shard_path, table
+    from deltatheory.llm.generate import GenerationConfig, generate, shard_path, table
 
+    gen = GenerationConfig(max_new_tokens=4, batch_size=2)
     rows = get_task("bold-sections").prompts("test", 3, seed=0)
-    first = generate(tiny_dir, rows[:2], tmp_path, max_new_tokens=4, batch_size=2,
-                     progress=False)
-    path = shard_path(tmp_path, tiny_dir)
+    first = generate(tiny_dir, rows[:2], tmp_path, gen, progress=False)
+    path = shard_path(tmp_path, tiny_dir, gen)
     with open(path, "a") as fh:
         fh.write('{"id": "torn')  # an interrupted write
-    both = generate(tiny_dir, rows, tmp_path, max_new_tokens=4, batch_size=2, progress=False)
+    both = generate(tiny_dir, rows, tmp_path, gen, progress=False)
     assert {k: both[k] for k in first} == first  # finished rows are not regenerated
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
     assert sorted(r["id"] for r in lines) == sorted(r["id"] for r in rows)
-    tab = table(rows, tmp_path, [tiny_dir])
+    tab = table(rows, tmp_path, [tiny_dir], gen)
     assert set(tab[0]) >= {"id", "prompt", tiny_dir}
 
 
 # ---------------------------------------------------------------- the real model
 def test_smollm2_smoke_load_generate_two_dpo_steps(tmp_path, tiny_pairs):
-    from deltatheory.llm.generate import generate
+    from deltatheory.llm.generate import GenerationConfig, generate
     from deltatheory.llm.models import load
     from deltatheory.llm.train import TrainConfig, train
 
     model, tok = load("smollm2-135m-instruct")
     rows = get_task("arithmetic").prompts("test", 2, seed=0)
-    ans = generate("smollm2-135m-instruct", rows, tmp_path, max_new_tokens=12, batch_size=2,
-                   model=model, tokenizer=tok, progress=False)
+    ans = generate("smollm2-135m-instruct", rows, tmp_path,
+                   GenerationConfig(max_new_tokens=12, batch_size=2), model=model,
+                   tokenizer=tok, progress=False)
     assert all(isinstance(a, str) and a for a in ans.values())
     cfg = TrainConfig(method="dpo", max_steps=2, batch_size=2, dtype="bf16", max_length=256)
     _, _, log = train("smollm2-135m-instruct", tiny_pairs, tmp_path / "dpo", cfg, model=model,
@@ -325,7 +328,8 @@ def test_arithmetic_choice_is_balanced_and_knows_the_answer():
 def test_choice_margins_match_unbatched_log_probs(tiny_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from deltatheory.llm.choice import _encode, choice_margins
+    from deltatheory.llm.choice import choice_margins
+    from deltatheory.llm.logprobs import encode_completion as _encode
 
     model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
     tok = AutoTokenizer.from_pretrained(tiny_dir)
@@ -351,8 +355,8 @@ def test_ladder_config_errors(tmp_path):
     from deltatheory.llm.studies.ladder import load_config
 
     cfg = load_config()
-    assert cfg["train"]["method"] == "dpo" and len(cfg["rungs"]) == 2
-    assert load_config("experiments/ladder.yaml")["train"]["learning_rate"] == 2e-4
+    assert cfg.train.method == "dpo" and len(cfg.rungs) == 2
+    assert load_config("experiments/ladder.yaml").train.learning_rate == 2e-4
     bad = [({"rungs": ["a"]}, "at least two"),
            ({"rungs": ["smollm2-135m-instruct", "b"]}, "cannot also be a rung"),
            ({"train": {"method": "sft"}}, "not a pairwise preference loss"),
@@ -377,14 +381,14 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
         "train": {"max_steps": 1, "batch_size": 2, "dtype": "fp32"}})
     msgs = []
     s = run(cfg, tmp_path, progress=msgs.append)
-    assert [a["arm"] for a in s["arms"]] == ["0-over-1", "1-over-0-reversed"]
-    for a in s["arms"]:
-        assert a["n_pairs"] > 0 and (tmp_path / "arms" / a["arm"] / "metrics.json").exists()
-        assert a["observed_gain"] == pytest.approx(a["accuracy_after"] - a["accuracy_before"])
-        lo, hi = a["observed_gain_ci95"]
-        assert lo <= a["observed_gain"] <= hi
+    assert [a.arm for a in s.arms] == ["0-over-1", "1-over-0-reversed"]
+    for a in s.arms:
+        assert a.n_pairs > 0 and (tmp_path / "arms" / a.arm / "metrics.json").exists()
+        assert a.observed_gain == pytest.approx(a.accuracy_after - a.accuracy_before)
+        lo, hi = a.observed_gain_ci95
+        assert lo <= a.observed_gain <= hi
         # a random model may sit at chance: then the bridge says why instead of predicting
-        assert a["bridge"] is not None or "chance" in a["bridge_error"]
+        assert a.bridge is not None or "chance" in a.bridge_error
     pc = (tmp_path / "predictions.csv").read_text().splitlines()
     assert pc[0].split(",")[:3] == ["id", "truth", "student"] and len(pc) == 41
     for f in ("ladder.json", "ladder.md", "ladder.png", "config.json"):
@@ -393,17 +397,20 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     msgs.clear()
     again = run(cfg, tmp_path, progress=msgs.append)
     assert sum("done earlier" in m for m in msgs) == 2
-    assert again["arms"] == s["arms"]
+    assert again.arms == s.arms
 
 
 def test_spearman_ci_and_paired_diff():
-    from deltatheory.llm.studies.ladder import paired_diff_ci, spearman_ci
+    from deltatheory.stats import paired_diff_ci, spearman_ci
 
     r = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500)
-    assert r["rho"] == pytest.approx(0.8286, abs=1e-4) and r["ci95"][0] <= r["rho"] <= r["ci95"][1]
+    assert r.rho == pytest.approx(0.8286, abs=1e-4) and r.ci95[0] <= r.rho <= r.ci95[1]
     # with few points some resamples are constant (no ρ): they are dropped, not a nan interval
     r = spearman_ci([1, 2, 3], [1, 3, 2], n=500)
-    assert r["degenerate"] > 0 and all(np.isfinite(r["ci95"]))
+    assert r.degenerate > 0 and all(np.isfinite(r.ci95))
+    # too few points: no ρ, a reason instead of NaN
+    r = spearman_ci([1, 2], [2, 1], n=500)
+    assert r.rho is None and "at least 3" in r.why
     lo, hi = paired_diff_ci(np.zeros(50), np.r_[np.ones(10), np.zeros(40)], n=500)
     assert lo <= 0.2 <= hi and lo > 0
 

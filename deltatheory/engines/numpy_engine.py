@@ -2,6 +2,10 @@
 
 One loop over steps, vectorised over a chunk of trials. Nothing clever: every input is drawn in
 full dimension, every label and gradient is computed as written in docs/theory.md.
+
+Trial i draws all its numbers (its data set, shuffles and batches, in that order) from its own
+stream ``generator(seed, 0, i)`` (:mod:`deltatheory.rng`), so its result depends only on the seed
+and i: not on how many trials run, nor on how they are chunked.
 """
 
 from __future__ import annotations
@@ -9,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..losses import apply_control, loss_derivative
-from ._common import signs, trial_chunk
+from ..rng import generator
+from . import _common
+from ._common import signs
+
+STREAM = 0
+"""Trial i's inputs come from the stream ``(seed, STREAM, i)``."""
 
 
 def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, trials: int,
@@ -18,17 +27,18 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
     """Same contract as :func:`deltatheory.engines.full.run`."""
     dim = vecs.shape[-1]
     vecs = np.broadcast_to(vecs, (trials, 4, dim))
-    rng = np.random.default_rng(seed)
     steps = int(steps_recorded[-1])
-    chunk = trial_chunk(trials, max(batch, dataset_size or 0) * dim)
+    chunk = _common.trial_chunk(trials, max(batch, dataset_size or 0) * dim)
     out = np.empty((trials, len(steps_recorded)))
     for start in range(0, trials, chunk):
         v = vecs[start:start + chunk]                                  # (n, 4, d)
         n = v.shape[0]
+        rngs = [generator(seed, STREAM, i) for i in range(start, start + n)]
         theta = v[:, 1].copy()
-        data = rng.standard_normal((n, dataset_size, dim)) if dataset_size else None
-        per_epoch = dataset_size // batch if dataset_size else 0
-        order = None
+        x = np.empty((n, batch, dim))
+        if dataset_size:
+            data = np.stack([g.standard_normal((dataset_size, dim)) for g in rngs])
+            per_epoch = dataset_size // batch
         col = 0
         for t in range(steps + 1):
             if t == steps_recorded[col]:
@@ -38,12 +48,13 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
                 break
             if dataset_size:
                 if t % per_epoch == 0:
-                    order = np.argsort(rng.random((n, dataset_size)), axis=1)
+                    order = np.stack([g.permutation(dataset_size) for g in rngs])
                 pos = (t % per_epoch) * batch
                 idx = order[:, pos:pos + batch]
                 x = np.take_along_axis(data, idx[:, :, None], axis=1)  # (n, B, d)
             else:
-                x = rng.standard_normal((n, batch, dim))
+                for k, g in enumerate(rngs):
+                    g.standard_normal((batch, dim), out=x[k])
             y_c = signs(np.einsum("nbd,nd->nb", x, v[:, 2]))
             y_r = signs(np.einsum("nbd,nd->nb", x, v[:, 3]))
             y_c, y_r = apply_control(y_c, y_r, control)

@@ -1,0 +1,82 @@
+"""Sequence log-probabilities: the one function every part of the companion uses.
+
+:func:`sequence_logps` sums log π(token) over the completion tokens of a padded batch. Choice
+scoring (:mod:`deltatheory.llm.choice`), the daDPO / weighted-DPO loss and the daDPO teacher's
+log-probabilities (:mod:`deltatheory.llm.train`) all go through it, so they agree token for
+token. The LM head is applied only at positions that predict a completion token (a prompt
+position's logits over the whole vocabulary are never formed), which is what makes scoring
+short answers after long prompts cheap.
+
+:func:`encode_completion` tokenises (chat prompt, assistant answer) exactly as the chat template
+writes an assistant turn — the form DPO trains on.
+"""
+
+from __future__ import annotations
+
+from deltatheory.errors import DeltaTheoryError
+
+__all__ = ["sequence_logps", "encode_completion", "pad_batch"]
+
+
+def _softcap(model):
+    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    return float(cap) if cap else None
+
+
+def sequence_logps(model, input_ids, attention_mask, completion_mask):
+    """Σ_t log π(x_{t+1} | x_≤t) over completion tokens, one value per row (shape (B,)).
+
+    Args:
+      model: a causal LM (transformers, optionally wrapped by PEFT), in the dtype it has.
+      input_ids, attention_mask: (B, L) right-padded token ids and their mask.
+      completion_mask: (B, L), 1 on the tokens whose log-probability is summed (the answer).
+
+    The decoder runs once over the batch; the output embedding (LM head) is applied only to the
+    hidden states at positions t with ``completion_mask[:, t + 1] == 1``, and log-softmax is taken
+    in float32. Gradients flow when called outside ``torch.no_grad``.
+    """
+    import torch
+
+    decoder = model.get_decoder()
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask,
+                     use_cache=False).last_hidden_state                  # (B, L, H)
+    keep = completion_mask[:, 1:].bool()                                 # position t predicts t+1
+    h = hidden[:, :-1][keep]                                             # (N, H)
+    logits = model.get_output_embeddings()(h).float()                    # (N, V)
+    cap = _softcap(model)
+    if cap:
+        logits = cap * torch.tanh(logits / cap)
+    lp = torch.log_softmax(logits, dim=-1)
+    tok = lp.gather(-1, input_ids[:, 1:][keep][:, None])[:, 0]
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(keep)
+    return torch.zeros(input_ids.shape[0], dtype=lp.dtype, device=lp.device).index_add(
+        0, rows[keep], tok)
+
+
+def encode_completion(tokenizer, prompt: list[dict], answer: str) -> tuple[list[int], int]:
+    """(token ids of prompt + answer as an assistant turn, number of prompt tokens)."""
+    head = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": answer}],
+                                         tokenize=False)
+    if not full.startswith(head):
+        raise DeltaTheoryError("the chat template does not extend the prompt with the answer; "
+                               "scoring a completion needs a template that appends assistant "
+                               "turns")
+    h = tokenizer(head, add_special_tokens=False)["input_ids"]
+    t = tokenizer(full[len(head):], add_special_tokens=False)["input_ids"]
+    return h + t, len(h)
+
+
+def pad_batch(seqs: list[tuple[list[int], int]], pad_id: int):
+    """Right-pad encoded (ids, prompt length) pairs: (input_ids, attention_mask, completion_mask)."""
+    import torch
+
+    width = max(len(ids) for ids, _ in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    att = torch.zeros((len(seqs), width), dtype=torch.long)
+    comp = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, (x, h) in enumerate(seqs):
+        ids[i, :len(x)] = torch.tensor(x)
+        att[i, :len(x)] = 1
+        comp[i, h:len(x)] = 1
+    return ids, att, comp

@@ -1,0 +1,71 @@
+"""Run folders: the one home of the open / resume / per-arm plumbing every study uses.
+
+A run folder holds ``config.json`` (the resolved configuration, checked on every resume: a rerun
+with another configuration is refused, not mixed in) and ``arms/<name>/``, one folder per arm.
+An arm is finished when its ``metrics.json`` exists (written atomically, last); a rerun skips
+finished arms and redoes the rest, so a kill loses at most the arm in flight. Everything an arm
+caches inside its folder is keyed by what determines it (see :mod:`deltatheory.llm.generate`),
+so a redone arm never reuses a piece it did not produce.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from deltatheory._io import ensure_writable, write_json
+from deltatheory.errors import DeltaTheoryError
+
+__all__ = ["Run"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Run:
+    """An opened run folder (see the module docstring)."""
+
+    def __init__(self, folder: Path, config: dict):
+        self.folder = folder
+        self.config = config
+
+    @classmethod
+    def open(cls, out: str | Path, config: dict) -> Run:
+        """Create ``out`` with ``config.json``, or reopen it if it holds the same config."""
+        out = ensure_writable(out)
+        path = out / "config.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            old.pop("started", None)
+            if old != json.loads(json.dumps(config)):
+                raise DeltaTheoryError(f"{path} holds a different configuration: resume with the "
+                                       "same config or use another --out")
+        else:
+            write_json(path, {**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        return cls(out, config)
+
+    def arm_folder(self, name: str) -> Path:
+        return self.folder / "arms" / name
+
+    def each(self, arms: Iterable[A], name: Callable[[A], str], work: Callable[[A, Path], dict],
+             *, load: Callable[[dict], R] = lambda d: d, progress=print) -> list[R]:
+        """For every arm: its metrics from an earlier run, or ``work(arm, folder)`` (timed and
+        written to ``metrics.json``). Returns each arm's metrics through ``load``."""
+        results = []
+        for arm in arms:
+            folder = self.arm_folder(name(arm))
+            done = folder / "metrics.json"
+            if done.exists():
+                progress(f"arm {name(arm)}: done earlier, skipped")
+                results.append(load(json.loads(done.read_text())))
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            metrics = work(arm, folder)
+            metrics["seconds"] = round(time.perf_counter() - t0, 1)
+            write_json(done, metrics)
+            results.append(load(json.loads(done.read_text())))
+        return results
