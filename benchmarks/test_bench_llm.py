@@ -22,7 +22,7 @@ STUDENT = "smollm2-135m-instruct"
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_generation_tokens_per_second(benchmark, tmp_path, dtype):
     """Greedy generation, batch 8, 128 new tokens, bold-sections prompts."""
-    from deltatheory.llm.generate import generate
+    from deltatheory.llm.generate import GenerationConfig, generate
     from deltatheory.llm.models import load
     from deltatheory.llm.tasks import get_task
 
@@ -32,8 +32,8 @@ def test_generation_tokens_per_second(benchmark, tmp_path, dtype):
 
     def once():
         out = tmp_path / f"g{next(counter)}"
-        ans = generate(STUDENT, rows, out, max_new_tokens=128, batch_size=8, model=model,
-                       tokenizer=tok, progress=False)
+        ans = generate(STUDENT, rows, out, GenerationConfig(max_new_tokens=128, batch_size=8),
+                       model=model, tokenizer=tok, progress=False)
         return sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in ans.values())
 
     tokens = benchmark.pedantic(once, rounds=2, iterations=1)
@@ -47,7 +47,6 @@ def test_dpo_seconds_per_pair(benchmark, tmp_path, task):
     """DPO, LoRA r16, bf16 autocast, 8 pairs per step, 4 steps (bold-sections: ~200-token
     answers; arithmetic-choice: the ladder's short answers)."""
     from datasets import Dataset
-
     from deltatheory.llm.models import load
     from deltatheory.llm.pairs import make_pairs
     from deltatheory.llm.tasks import answer_with_sections, get_task

@@ -113,8 +113,9 @@ def strict_json(obj):
     """``obj`` made strict-JSON-ready: numpy scalars and arrays to Python, non-finite floats to
     ``None`` with a sibling ``KEY_why`` saying what the value was (JSON has no NaN or Infinity).
 
-    >>> strict_json({"x": float("inf"), "y": [1.0, float("nan")], "z": 2})
-    {'x': None, 'x_why': 'not finite: +infinity', 'y': [1.0, None], 'y_why': 'null entries are not finite (nan)', 'z': 2}
+    >>> d = strict_json({"x": float("inf"), "y": [1.0, float("nan")], "z": 2})
+    >>> d["x"], d["x_why"], d["y"], d["y_why"], d["z"]
+    (None, 'not finite: +infinity', [1.0, None], 'null entries are not finite (nan)', 2)
     """
     import math
 

@@ -283,7 +283,7 @@ def check_corollary(student: float = 0.8, chosen: float = 0.7, rejected: float =
     spd = 10
     lam = float(predict(g).lambda_star)
     rows = []
-    for i, d in enumerate(dims):
+    for d in dims:
         step(f"corollary: d={d}")
         pm, se = p_c1_monte_carlo(student, chosen, rejected, d, mc, generator(seed, _MC, d))
         res = simulate(g, d, loss="pref", lr=lam * _SQRT_2PI, steps=1, batch=spd * d,

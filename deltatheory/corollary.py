@@ -39,61 +39,66 @@ _TOL = 1e-10  # absolute quadrature error of P[C1] (the pieces' tolerances sum t
 
 def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
     m = (dim - 2) / 2.0
+    # ‖w‖² = s_c² + s_r² − 2 s_c s_r ρ, written without cancellation near ρ = ±1 in terms of
+    # δ = 1 − ρ (upper half) or ε = 1 + ρ (lower half), both 2·Q with Q a Beta(m, m) quantile.
+    d2, s2, p2 = (sc - sr) ** 2, (sc + sr) ** 2, 2.0 * sc * sr
 
-    def h(rho):  # P[T ≤ t₀/‖w(ρ)‖], T = 2B − 1 with B ~ Beta(m, m)
-        w = np.sqrt(max(sc**2 + sr**2 - 2 * sc * sr * rho, 0.0))
-        if w == 0.0:
+    def cdf_t(w2):  # P[T ≤ t₀/‖w‖], T = 2B − 1 with B ~ Beta(m, m)
+        if w2 <= 0.0:
             return 1.0 if t0 > 0 else (0.5 if t0 == 0 else 0.0)
-        return float(special.betainc(m, m, min(max((t0 / w + 1.0) / 2.0, 0.0), 1.0)))
+        t = t0 / np.sqrt(w2)
+        if t >= 0:
+            return 1.0 - float(special.betainc(m, m, max((1.0 - t) / 2.0, 0.0)))
+        return float(special.betainc(m, m, max((1.0 + t) / 2.0, 0.0)))
 
-    def quantile(rho):  # P[ρ ≤ rho] for rho ≤ 0 and P[ρ ≥ rho] for rho ≥ 0
-        return float(special.betainc(m, m, (1.0 - abs(rho)) / 2.0))
+    def upper(v):  # ρ = 1 − 2Q(v) ≥ 0
+        return cdf_t(d2 + p2 * 2.0 * special.betaincinv(m, m, v))
 
-    # Integrate over the quantile of ρ: the lower half ρ ≤ 0 as ρ = 2Q(u) − 1 and the upper half
+    def lower(u):  # ρ = 2Q(u) − 1 ≤ 0
+        return cdf_t(s2 - p2 * 2.0 * special.betaincinv(m, m, u))
+
+    def quantile(w2):  # (in the lower half?, the quantile u or v) of the ρ where ‖w‖² = w2
+        delta = (w2 - d2) / p2  # 1 − ρ
+        if delta <= 1.0:
+            return False, float(special.betainc(m, m, delta / 2.0))
+        return True, float(special.betainc(m, m, max((s2 - w2) / p2, 0.0) / 2.0))
+
+    # Integrate over the quantile of ρ, the lower half ρ ≤ 0 as ρ = 2Q(u) − 1 and the upper half
     # as ρ = 1 − 2Q(v), v = 1 − u (Beta(m, m) is symmetric), so ρ near ±1 keeps full precision.
     # Where ‖w(ρ)‖ ≤ |t₀| (ρ ≥ ρ_k) the integrand is exactly 1 (t₀ > 0) or 0 (t₀ < 0): that
     # tail is added exactly, so quad never meets the kink at ρ_k.
-    lower, upper, tail = [0.0, 0.5], [0.0, 0.5], 0.0
-    rho_k = (sc**2 + sr**2 - t0**2) / (2 * sc * sr) if t0 != 0 else np.inf
-    if rho_k <= -1.0:
-        lower, upper, tail = [], [], 1.0
-    elif rho_k <= 0.0:
-        q = quantile(rho_k)
-        lower, upper, tail = [0.0, q], [], 1.0 - q
-    elif rho_k < 1.0:
-        q = quantile(rho_k)
-        upper, tail = [q, 0.5], q
+    spans = {True: [0.0, 0.5], False: [0.0, 0.5]}
+    tail = 0.0
+    if t0 != 0 and t0**2 > d2:  # the kink lies inside (−1, 1]
+        if t0**2 >= s2:
+            spans, tail = {}, 1.0
+        else:
+            in_lower, q = quantile(t0**2)
+            if in_lower:
+                spans, tail = {True: [0.0, q]}, 1.0 - q
+            else:
+                spans[False], tail = [q, 0.5], q
     # Break points at the integrand's features, so that no piece hides a feature far smaller
     # than itself (weak, near-tied teachers put them within 1e-10 of an end, where quad used to
-    # stall on round-off): (a) where ‖w‖ doubles from max(|t₀|, ‖w(1)‖), the scale on which
+    # stall on round-off): (a) where ‖w‖ doubles from max(|t₀|, ‖w(ρ=1)‖), the scale on which
     # t₀/‖w‖ changes near ρ = 1 and the kink; (b) every decade of the quantile down to 1e-16,
     # as ρ ↦ quantile is a power law (exponent m) near ρ = ±1, spreading one feature in ρ over
     # many decades. Below 1e-16 a piece weighs at most 1e-16 and gets a one-point rule.
-    cuts = []
+    cuts = [(lo, 10.0**-k) for k in range(1, 17) for lo in (True, False)]
     if t0 != 0:
         w = max(abs(t0), abs(sc - sr))
         while (w := 2.0 * w) < sc + sr:
-            r = (sc**2 + sr**2 - w**2) / (2 * sc * sr)
-            cuts.append((r < 0, quantile(r)))
-    decades = [(s, 10.0**-k) for k in range(1, 17) for s in (True, False)]
+            cuts.append(quantile(w * w))
     val = 0.0
-    for is_lower, ends in ((True, lower), (False, upper)):
-        if not ends:
-            continue
-        a, b = ends
-        pts = sorted({a, b, *(q for lo, q in cuts + decades if lo == is_lower and a < q < b)})
-        if is_lower:
-            def f(u):
-                return h(2.0 * special.betaincinv(m, m, u) - 1.0)
-        else:
-            def f(v):
-                return h(1.0 - 2.0 * special.betaincinv(m, m, v))
+    for in_lower, (a, b) in spans.items():
+        f = lower if in_lower else upper
+        pts = sorted({a, b, *(q for lo, q in cuts if lo == in_lower and a < q < b)})
         for x0, x1 in zip(pts[:-1], pts[1:]):
             if x1 <= 1e-16:
                 val += (x1 - x0) * f((x0 + x1) / 2)
             else:
-                val += integrate.quad(f, x0, x1, epsabs=_TOL * (x1 - x0), epsrel=1e-12,
-                                      limit=200)[0]
+                val += integrate.quad(f, x0, x1, epsabs=max(_TOL * (x1 - x0), 1e-17),
+                                      epsrel=1e-12, limit=200)[0]
     if t0 > 0:
         val += tail
     return float(np.clip(val, 0.0, 1.0))

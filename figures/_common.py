@@ -75,8 +75,9 @@ def figure(rows: int = 1, height: float = 2.4, **kw):
 def label_panels(axes) -> None:
     """Write (a), (b), … in the top-left corner of each panel."""
     for i, ax in enumerate(axes):
-        ax.text(-0.02, 1.02, f"({chr(97 + i)})", transform=ax.transAxes, ha="right",
-                va="bottom", fontweight="bold")
+        # offset in points, so the label clears a tick label at the very top of the axis
+        ax.annotate(f"({chr(97 + i)})", xy=(0, 1), xycoords="axes fraction", xytext=(-4, 5),
+                    textcoords="offset points", ha="right", va="bottom", fontweight="bold")
 
 
 def make(module: ModuleType, out: str | Path, *, quick: bool = False, seed: int = 0) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 import deltatheory as dt
-from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 NAME = "fig1_ray"
 TITLE = "Accuracy along the ray theta0 + lambda v (80/70/60)"

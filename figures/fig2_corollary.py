@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import CYCLE, figure, script_main
 
 import deltatheory as dt
-from deltatheory.figures._common import CYCLE, figure, script_main
+from deltatheory.rng import seed_for
 
 NAME = "fig2_corollary"
 TITLE = "P[C1] against dimension (Corollary 6.2)"
@@ -29,8 +30,8 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
                                                     2000, 5000]
     rows = []
     for i, (s, c, r) in enumerate(TRIPLES):
-        check = dt.check_corollary(s, c, r, dims=points, quick=quick, seed=seed + 100 * i,
-                                   quantile=QUANTILE)
+        check = dt.check_corollary(s, c, r, dims=points, quick=quick,
+                                   seed=seed_for(seed, i), quantile=QUANTILE).to_dict()
         rows.append({
             "student": s, "chosen": c, "rejected": r,
             "exact": dt.p_c1_exact(s, c, r, dense).tolist(),

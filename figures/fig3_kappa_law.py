@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import PALETTE, figure, script_main
 from matplotlib.ticker import NullFormatter
 
 import deltatheory as dt
-from deltatheory.figures._common import PALETTE, figure, script_main
+from deltatheory.rng import generator, seed_for
 
 NAME = "fig3_kappa_law"
 TITLE = "Best gain against kappa over random configurations"
@@ -40,12 +41,12 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
     n = 10 if quick else 48
     trials = 100 if quick else 400
     rows = []
-    for i, g in enumerate(_random_geometries(n, np.random.default_rng(seed))):
+    for i, g in enumerate(_random_geometries(n, generator(seed, 0))):
         p = dt.predict(g)
         horizon = 3 * float(p.lambda_star)
         lr = horizon / float(dt.lambda_from_sgd(1.0, STEPS))  # STEPS steps of lr reach 3λ*
         res = dt.simulate(g, DIM, loss="pref", lr=lr, steps=STEPS, batch=BATCH, trials=trials,
-                          seed=seed + i, records=STEPS)
+                          seed=seed_for(seed, 1, i), records=STEPS)
         s = res.summary()
         rows.append({
             "student": float(g.student), "chosen": float(g.chosen),

@@ -12,9 +12,17 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import (
+    CYCLE,
+    LINESTYLES,
+    PALETTE,
+    figure,
+    label_panels,
+    script_main,
+)
 
 import deltatheory as dt
-from deltatheory.figures._common import CYCLE, LINESTYLES, PALETTE, figure, label_panels, script_main
+from deltatheory.rng import seed_for
 
 NAME = "fig4_training"
 TITLE = "Training curves: preference losses, SFT and controls (80/70/60, d = 100)"
@@ -41,7 +49,7 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
     arms = []
     for i, (label, loss, control) in enumerate(ARMS):
         res = dt.simulate(g, DIM, loss=loss, control=control, lr=LR, steps=steps, batch=batch,
-                          trials=trials, seed=seed + i, records=steps // 10)
+                          trials=trials, seed=seed_for(seed, i), records=steps // 10)
         m, lo, hi = dt.mean_ci(res.accuracy)
         arms.append({"label": label, "loss": loss, "control": control,
                      "mean": m.tolist(), "ci95_low": lo.tolist(), "ci95_high": hi.tolist(),

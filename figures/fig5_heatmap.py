@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import CYCLE, figure, label_panels, script_main
 
 import deltatheory as dt
-from deltatheory.figures._common import CYCLE, figure, label_panels, script_main
 
 NAME = "fig5_heatmap"
 TITLE = "kappa and best gain over teacher accuracies (80 % student)"

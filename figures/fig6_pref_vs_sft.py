@@ -17,9 +17,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
 
 import deltatheory as dt
-from deltatheory.figures._common import PALETTE, figure, label_panels, script_main
+from deltatheory.rng import seed_for
 
 NAME = "fig6_pref_vs_sft"
 TITLE = "Preference against SFT: best reachable accuracy"
@@ -36,14 +37,14 @@ def _measure(g: dt.Geometry, trials: int, seed: int) -> dict:
     p = dt.predict(g)
     lr = 3 * float(p.lambda_star) / float(dt.lambda_from_sgd(1.0, PREF_STEPS))
     res = dt.simulate(g, DIM, loss="pref", lr=lr, steps=PREF_STEPS, batch=PREF_BATCH,
-                      trials=trials, seed=seed, records=PREF_STEPS)
+                      trials=trials, seed=seed_for(seed, 0), records=PREF_STEPS)
     pref = res.summary()
     # the recorded step nearest λ* (chosen by the theory, not by the noisy curve): an unbiased
     # estimate of the expected accuracy after n = batch·step fresh samples
     i = int(np.argmin(np.abs(res.steps - float(dt.steps_for_lambda(p.lambda_star, lr)))))
     m, lo, hi = dt.mean_ci(res.accuracy[:, i])
     sft = dt.simulate(g, DIM, loss="sft-chosen", lr=SFT_LR, steps=SFT_STEPS, batch=SFT_BATCH,
-                      trials=trials, seed=seed + 1, records=50).summary()
+                      trials=trials, seed=seed_for(seed, 1), records=50).summary()
     return {"geometry": {k: float(getattr(g, k)) for k in GEOMETRY_FIELDS},
             "kappa": float(p.kappa), "pref_best_closed_form": float(p.best_accuracy),
             "pref_best_sgd": pref["best_accuracy"],
@@ -59,11 +60,11 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
     chosen = np.linspace(0.62, 0.96, 4 if quick else 9)
     rho = np.linspace(0.0, 0.9, 4 if quick else 10)
     panel_a = [{"chosen": float(c), "rejected": float(c - 0.1),
-                **_measure(dt.Geometry(STUDENT, c, c - 0.1), trials, seed + 10 * i)}
+                **_measure(dt.Geometry(STUDENT, c, c - 0.1), trials, seed_for(seed, 0, i))}
                for i, c in enumerate(chosen)]
     panel_b = [{"overlap": float(r),
                 **_measure(dt.Geometry(STUDENT, 0.7, 0.6, r, r, r**2), trials,
-                           seed + 1000 + 10 * i)}
+                           seed_for(seed, 1, i))}
                for i, r in enumerate(rho)]
     return {"student": STUDENT, "dim": DIM, "chosen_sweep": panel_a, "overlap_sweep": panel_b,
             "settings": {"trials": trials, "pref": {"loss": "pref", "steps": PREF_STEPS,

@@ -84,7 +84,9 @@ def _coerce(value, tp, where: str):
     if origin is list:
         if not isinstance(value, list):
             raise DeltaTheoryError(f"{where}={value!r} is not a list")
-        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)] if args else value
+        if not args:
+            return value
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise DeltaTheoryError(f"{where}={value!r} is not a mapping")

@@ -68,7 +68,10 @@ def encode_completion(tokenizer, prompt: list[dict], answer: str) -> tuple[list[
 
 
 def pad_batch(seqs: list[tuple[list[int], int]], pad_id: int):
-    """Right-pad encoded (ids, prompt length) pairs: (input_ids, attention_mask, completion_mask)."""
+    """Right-pad encoded (ids, prompt length) pairs.
+
+    Returns (input_ids, attention_mask, completion_mask), each (B, L).
+    """
     import torch
 
     width = max(len(ids) for ids, _ in seqs)

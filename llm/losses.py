@@ -60,6 +60,7 @@ def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0) -> 
         raise DeltaTheoryError("the score gaps give non-finite weights (a gap is NaN or infinite)")
     mean = w.mean()
     if not mean > 0:
-        raise DeltaTheoryError(f"the {mapping} weights of these gaps are all zero (no pair's chosen "
-                               "answer scores above its rejected one): nothing to train on")
+        raise DeltaTheoryError(f"the {mapping} weights of these gaps are all zero (no pair's "
+                               "chosen answer scores above its rejected one): nothing to train "
+                               "on")
     return w / mean

@@ -240,11 +240,11 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     the trainer's history (loss, and for preference methods reward accuracy and margins).
     ``save=False`` keeps the weights in memory only (the ladder evaluates and discards them).
     """
+    import shutil
+
     import torch
 
     from .models import load
-
-    import shutil
 
     torch.manual_seed(cfg.seed)
     if model is None:

@@ -10,16 +10,16 @@ pytest.importorskip("torch", reason="the llm extra is part of the quickstart ins
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from deltatheory.llm import losses  # noqa: E402
+from deltatheory.llm.models import parse_spec  # noqa: E402
+from deltatheory.llm.pairs import diagnostics, make_pairs  # noqa: E402
+from deltatheory.llm.studies.experiment import load_config  # noqa: E402
+from deltatheory.llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from deltatheory.cli import app  # noqa: E402
 from deltatheory.errors import DeltaTheoryError  # noqa: E402
-from deltatheory.llm import losses  # noqa: E402
-from deltatheory.llm.studies.experiment import load_config  # noqa: E402
 from deltatheory.stats import bootstrap_ci  # noqa: E402
-from deltatheory.llm.models import parse_spec  # noqa: E402
-from deltatheory.llm.pairs import diagnostics, make_pairs  # noqa: E402
-from deltatheory.llm.tasks import answer_with_sections, count_bold_sections, get_task  # noqa: E402
 
 runner = CliRunner()
 
@@ -209,9 +209,8 @@ def test_cli_bad_input_exits_2(tmp_path):
 # ---------------------------------------------------------------- a tiny random model
 @pytest.fixture(scope="module")
 def smol_tokenizer():
-    from transformers import AutoTokenizer
-
     from deltatheory.llm.models import resolve
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
     tok.pad_token = tok.pad_token or tok.eos_token
@@ -263,9 +262,8 @@ def test_every_method_trains_two_steps(method, tiny_dir, tiny_pairs, tmp_path):
 
 
 def test_dadpo_teacher_with_another_tokenizer_is_refused(tiny_dir, tiny_pairs, tmp_path):
-    from transformers import AutoTokenizer, LlamaForCausalLM
-
     from deltatheory.llm.train import TrainConfig, train
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     other = tmp_path / "teacher"
     LlamaForCausalLM.from_pretrained(tiny_dir).save_pretrained(other)
@@ -326,10 +324,9 @@ def test_arithmetic_choice_is_balanced_and_knows_the_answer():
 
 
 def test_choice_margins_match_unbatched_log_probs(tiny_dir):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from deltatheory.llm.choice import choice_margins
     from deltatheory.llm.logprobs import encode_completion as _encode
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
     tok = AutoTokenizer.from_pretrained(tiny_dir)
@@ -447,3 +444,43 @@ def test_cli_pairs_and_train_bad_input(tmp_path):
     r = runner.invoke(app, ["llm", "train", "--pairs", str(tmp_path / "ok" / "pairs"),
                             "--method", "kto"])
     assert r.exit_code == 2 and "'kto' is not one of" in r.output
+
+
+def test_cli_every_command_refuses_bad_input_in_one_line(tmp_path):
+    """Arguments are checked before any file is touched; undecodable, empty and absurd input
+    gets one line and exit code 2 — never a traceback, never a half-written folder."""
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    utf16 = tmp_path / "u16.yaml"
+    utf16.write_text("name: x\n", encoding="utf-16")
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    text_lr = tmp_path / "lr.yaml"
+    text_lr.write_text("train: {learning_rate: 2e-4}\n")
+    out = tmp_path / "never"
+    cases = [
+        (["llm", "train", "--pairs", str(tmp_path / "none"), "--method", "kto"], "'kto'"),
+        (["llm", "train", "--pairs", str(tmp_path / "none"), "--learning-rate", "0"],
+         "learning_rate=0"),
+        (["llm", "train", "--pairs", str(tmp_path / "none"), "--dtype", "fp8"], "'fp8'"),
+        (["llm", "run", str(binary), "--out", str(out)], "not UTF-8"),
+        (["llm", "run", str(utf16), "--out", str(out)], "not UTF-8"),
+        (["llm", "run", str(listy), "--out", str(out)], "mapping"),
+        (["llm", "run", str(text_lr), "--out", str(out)], "2.0e-4"),
+        (["llm", "ladder", str(binary), "--out", str(out)], "not UTF-8"),
+        (["llm", "generate", "--model", "smollm2-135m-instruct", "--n", "0", "--out", str(out)],
+         "--n=0"),
+        (["llm", "generate", "--model", "smollm2-135m-instruct", "--max-new-tokens", "0",
+          "--out", str(out)], "max_new_tokens=0"),
+        (["llm", "eval", "--model", "smollm2-135m-instruct", "--bootstrap", "5", "--out",
+          str(out)], "--bootstrap 5"),
+        (["llm", "eval", "--model", "m@prune-7", "--out", str(out)], "must be in [0, 1)"),
+        (["llm", "pairs", "--utility", "a", "--out", str(out)], "at least two models"),
+        (["llm", "pairs", "--synthetic", "3,-2", "--out", str(out)], ">= 0"),
+    ]
+    for args, match in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert match in r.stderr and r.stderr.strip().count("\n") == 0, (args, r.stderr)
+        assert "Traceback" not in r.output
+    assert not out.exists(), "a refused command must not create its output folder"

@@ -69,7 +69,8 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
       dataset_size: if given, a fixed data set of this many inputs per trial, revisited.
     """
     dim = vecs.shape[-1]
-    vecs = np.broadcast_to(vecs, (trials, 4, dim)).astype(np.float32)
+    # a view: vectors shared by all trials are not copied once per trial
+    vecs = np.broadcast_to(np.asarray(vecs, dtype=np.float32), (trials, 4, dim))
     base = jax.random.key(seed)
     keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(trials))
     seg = jnp.asarray(np.diff(steps_recorded), dtype=jnp.int32)

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..losses import apply_control, loss_derivative
 from ..rng import generator
-from . import _common
-from ._common import signs
+from ._common import signs, trial_chunk
 
 STREAM = 0
 """Trial i's inputs come from the stream ``(seed, STREAM, i)``."""
@@ -28,7 +27,7 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
     dim = vecs.shape[-1]
     vecs = np.broadcast_to(vecs, (trials, 4, dim))
     steps = int(steps_recorded[-1])
-    chunk = _common.trial_chunk(trials, max(batch, dataset_size or 0) * dim)
+    chunk = trial_chunk(trials, max(batch, dataset_size or 0) * dim)
     out = np.empty((trials, len(steps_recorded)))
     for start in range(0, trials, chunk):
         v = vecs[start:start + chunk]                                  # (n, 4, d)
@@ -37,8 +36,11 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
         theta = v[:, 1].copy()
         x = np.empty((n, batch, dim))
         if dataset_size:
-            data = np.stack([g.standard_normal((dataset_size, dim)) for g in rngs])
+            data = np.empty((n, dataset_size, dim))
+            for k, g in enumerate(rngs):
+                g.standard_normal((dataset_size, dim), out=data[k])
             per_epoch = dataset_size // batch
+            rows = np.arange(n)[:, None]
         col = 0
         for t in range(steps + 1):
             if t == steps_recorded[col]:
@@ -50,8 +52,7 @@ def run(vecs: np.ndarray, *, loss: str, control: str, lr: float, batch: int, tri
                 if t % per_epoch == 0:
                     order = np.stack([g.permutation(dataset_size) for g in rngs])
                 pos = (t % per_epoch) * batch
-                idx = order[:, pos:pos + batch]
-                x = np.take_along_axis(data, idx[:, :, None], axis=1)  # (n, B, d)
+                x = data[rows, order[:, pos:pos + batch]]              # (n, B, d)
             else:
                 for k, g in enumerate(rngs):
                     g.standard_normal((batch, dim), out=x[k])
