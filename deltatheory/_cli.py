@@ -49,14 +49,17 @@ def table(title: str | None, columns: Sequence[str | tuple[str, str]]) -> Table:
     """A table whose numeric columns never wrap or get cut.
 
     ``columns``: a header, or ``(header, "text")`` for a column that may wrap at spaces (names,
-    titles); every other column is numeric (right-aligned, never wrapped, never cut).
+    titles), or ``(header, "word")`` for short left-aligned words that never wrap; every other
+    column is numeric (right-aligned, never wrapped, never cut).
     """
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-              collapse_padding=True, padding=(0, 1), show_edge=False)
+              padding=(0, 0), show_edge=False)  # the box puts one space between columns
     for col in columns:
         header, kind = (col, "number") if isinstance(col, str) else col
         if kind == "text":
-            t.add_column(header, justify="left", overflow="fold", ratio=1, min_width=8)
+            t.add_column(header, justify="left", overflow="fold", min_width=10)
+        elif kind == "word":
+            t.add_column(header, justify="left", no_wrap=True, overflow="fold")
         else:
             t.add_column(header, justify="right", no_wrap=True, overflow="fold")
     return t

@@ -245,7 +245,7 @@ def render_theorem(r, console=None) -> None:
     assert isinstance(r, TheoremCheck)
     t = table("Theorem 6.1: does the student improve exactly when C1 holds?",
               [("config", "text"), "d", "kappa", "lambda", "theory", "SGD gain +- CI",
-               "rev.", "tied", ("agrees", "text")])
+               "rev.", "tied", ("agrees", "word")])
     for row in r.configs:
         m = row.measured_gain
         half = (m.ci95[1] - m.ci95[0]) / 2

@@ -9,8 +9,12 @@ m = (d − 2)/2; ρ = ⟨u_c, u_r⟩ has the same law, and ‖w‖² = s_c² + s
     P[C1] = E_ρ[ F_T(t₀ / ‖w(ρ)‖) ],
 
 a one-dimensional integral computed here by adaptive quadrature over the quantile of ρ (exact up
-to quadrature error ~1e-10). The Gaussian approximation replaces T by N(0, 1/(d−1)) and ‖w‖² by
+to quadrature error ≤ 1e-10). The Gaussian approximation replaces T by N(0, 1/(d−1)) and ‖w‖² by
 its mean: P[C1] ≈ Φ(t₀ √(d−1) / √(2 − α_c² − α_r²)).
+
+P[C1] tends to 1 as d grows when α_c > α_r, but not monotonically at the smallest d: at d = 3
+the overlaps have arcsine laws, heavy near ±1, and P[C1] can be higher there than at d = 4
+(80/65/60: 0.5588 at d = 3, 0.5551 at d = 4). :func:`min_dimension` allows for that.
 
 References: Geng et al. 2025, §6, Corollary 6.2.
 """
@@ -93,7 +97,7 @@ def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
     for in_lower, (a, b) in spans.items():
         f = lower if in_lower else upper
         pts = sorted({a, b, *(q for lo, q in cuts if lo == in_lower and a < q < b)})
-        for x0, x1 in zip(pts[:-1], pts[1:]):
+        for x0, x1 in zip(pts[:-1], pts[1:], strict=True):
             if x1 <= 1e-16:
                 val += (x1 - x0) * f((x0 + x1) / 2)
             else:
@@ -106,6 +110,10 @@ def _p_c1_scalar(t0: float, sc: float, sr: float, dim: int) -> float:
 
 def p_c1_exact(student, chosen, rejected, dim):
     """Exact P[C1] under Corollary 6.2's random model (vectorised over all arguments).
+
+    Accurate to 1e-10 (absolute) for any accuracies and d. For α_c > α_r it tends to 1 as d
+    grows, but is not monotone in d everywhere: it can fall from d = 3 to d = 4 (see the module
+    docstring and :func:`min_dimension`).
 
     Args:
       student, chosen, rejected: accuracies in (0.5, 1).
@@ -153,8 +161,21 @@ def p_c1_monte_carlo(student, chosen, rejected, dim, samples, rng):
     return p, float(np.sqrt(p * (1 - p) / samples))
 
 
+# P[C1] is not monotone in d at the smallest d. Measured (exact values, tests/test_corollary.py
+# checks a grid): over 2312 triples (accuracies 0.5001 … 0.9999, all with α_c > α_r) and every
+# d = 3 … 80, P[C1] fell only from d = 3 to d = 4 (213 triples, by up to 0.0063); random triples
+# (teachers near-tied or near chance) with d up to 1e5 showed no fall from any d ≥ 4. The
+# minimum is therefore found by trying every d up to _SCAN_TO (8 times the last d where a fall
+# was seen, for ~30 cheap evaluations), and by doubling and bisection beyond, where P[C1] rises.
+_SCAN_TO = 32
+
+
 def min_dimension(student, chosen, rejected, quantile: float, max_dim: int = 10**9) -> int:
-    """Smallest d ≥ 3 with exact P[C1] ≥ ``quantile`` (P[C1] increases with d when α_c > α_r).
+    """Smallest d ≥ 3 with exact P[C1] ≥ ``quantile``, searched up to ``max_dim``.
+
+    P[C1] → 1 as d grows when α_c > α_r, but it can dip at small d (from d = 3 to d = 4), so
+    every d up to 32 is tried in turn; beyond, where P[C1] increases with d, a doubling search
+    and bisection find the smallest d.
 
     >>> min_dimension(0.8, 0.7, 0.6, 0.9)
     64
@@ -164,18 +185,24 @@ def min_dimension(student, chosen, rejected, quantile: float, max_dim: int = 10*
     V.accuracy("rejected accuracy", rejected)
     V.chosen_above_rejected(chosen, rejected)
     q = V.probability("quantile", quantile)
+    max_dim = V.dimension(max_dim)
+    t0, sc, sr = (float(x) for x in _terms(student, chosen, rejected))
 
     def p(d):
-        return _p_c1_scalar(*(float(x) for x in _terms(student, chosen, rejected)), int(d))
+        return _p_c1_scalar(t0, sc, sr, int(d))
 
-    lo, hi = 2, 3
-    while p(hi) < q:
-        lo, hi = hi, hi * 2
-        if hi > max_dim:
+    for d in range(3, min(_SCAN_TO, max_dim) + 1):
+        if p(d) >= q:
+            return d
+    lo = hi = _SCAN_TO  # P(lo) < q, and P rises with d from here on
+    while True:
+        if hi >= max_dim:
             raise DeltaTheoryError(
-                f"quantile={q} is not reached below dim={max_dim}: P[C1] tends to 1 too slowly "
-                "for this triple"
-            )
+                f"quantile={q} is not reached up to dim={max_dim}: P[C1] tends to 1 too slowly "
+                "for this triple")
+        lo, hi = hi, min(2 * hi, max_dim)
+        if p(hi) >= q:
+            break
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if p(mid) >= q:

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as V
-from .engines import ENGINES
-from .engines import _common
+from .engines import ENGINES, _common
 from .engines._common import record_steps
 from .errors import DeltaTheoryError
 from .geometry import Geometry, alignment_to_accuracy, gram_matrix, random_overlaps, vectors
@@ -263,6 +262,6 @@ def _check_memory(engine, dim, trials, batch, dataset_size, steps, records, rand
     else:
         advice = "run fewer trials (several runs with different seeds add up)"
     raise DeltaTheoryError(
-        f"engine {engine!r} at dim={dim} with trials={trials} needs about {need / _GIB:.1f} GiB (limit "
-        f"{limit / _GIB:.1f} GiB, {why}); {advice}")
+        f"engine {engine!r} at dim={dim} with trials={trials} needs about "
+        f"{need / _GIB:.1f} GiB (limit {limit / _GIB:.1f} GiB, {why}); {advice}")
 

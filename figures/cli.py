@@ -53,7 +53,7 @@ def figures_cmd(quick: Quick = False, seed: Seed = 0,
             bar.advance(task)
 
     def render(p):
-        t = table(f"figures written to {out_dir}", [("figure", "text"), ("title", "text"),
+        t = table(f"figures written to {out_dir}", [("figure", "word"), ("title", "text"),
                                                      "seconds"])
         for name, row in p["figures"].items():
             t.add_row(name, row["title"], f"{row['seconds']:.1f}")

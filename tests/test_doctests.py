@@ -6,10 +6,9 @@ import doctest
 import importlib
 import pkgutil
 
-import pytest
-
 import deltatheory.figures
 import deltatheory.llm
+import pytest
 
 
 def _modules(pkg):

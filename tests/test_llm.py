@@ -208,32 +208,6 @@ def test_cli_bad_input_exits_2(tmp_path):
 
 # ---------------------------------------------------------------- a tiny random model
 @pytest.fixture(scope="module")
-def smol_tokenizer():
-    from deltatheory.llm.models import resolve
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
-    tok.pad_token = tok.pad_token or tok.eos_token
-    return tok
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, smol_tokenizer):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(smol_tokenizer), hidden_size=64, intermediate_size=128,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, tie_word_embeddings=True,
-                      pad_token_id=smol_tokenizer.pad_token_id,
-                      eos_token_id=smol_tokenizer.eos_token_id)
-    d = tmp_path_factory.mktemp("tiny")
-    LlamaForCausalLM(cfg).save_pretrained(d)
-    smol_tokenizer.save_pretrained(d)
-    return str(d)
-
-
-@pytest.fixture(scope="module")
 def tiny_pairs():
     from datasets import Dataset
 

@@ -19,24 +19,6 @@ from deltatheory.errors import DeltaTheoryError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from deltatheory.llm.models import resolve
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
-    tok.pad_token = tok.pad_token or tok.eos_token
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, tie_word_embeddings=True,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-    d = tmp_path_factory.mktemp("tiny") / "model"
-    LlamaForCausalLM(cfg).save_pretrained(d)
-    tok.save_pretrained(d)
-    return str(d)
-
-
-@pytest.fixture(scope="module")
 def pairs4():
     from datasets import Dataset
 
@@ -199,6 +181,19 @@ def test_weights_that_are_negative_nan_or_all_zero_are_refused(tiny_dir, pairs4,
 
 
 # ---------------------------------------------------------------- generation keys and seeds
+def _die_on_second_batch(G, monkeypatch):
+    """Make generation die as it writes its second batch; returns the real writer."""
+    real, calls = G._append, []
+
+    def die(path, records):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(path, records)
+
+    monkeypatch.setattr(G, "_append", die)
+    return real
+
 def test_generation_cache_is_keyed_by_settings_and_model(tiny_dir, tmp_path):
     from deltatheory.llm.generate import GenerationConfig, generate, shard_path
 
@@ -222,15 +217,7 @@ def test_sampled_generation_resumes_to_the_same_answers(tiny_dir, tmp_path, monk
     rows = get_task("bold-sections").prompts("test", 6, seed=0)
     gen = G.GenerationConfig(max_new_tokens=6, batch_size=2, temperature=1.0)
     whole = G.generate(tiny_dir, rows, tmp_path / "a", gen, seed=3, progress=False)
-    real, calls = G._append, []
-
-    def die_after_one(path, records):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(path, records)
-
-    monkeypatch.setattr(G, "_append", die_after_one)
+    real = _die_on_second_batch(G, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         G.generate(tiny_dir, rows, tmp_path / "b", gen, seed=3, progress=False)
     monkeypatch.setattr(G, "_append", real)
@@ -315,15 +302,7 @@ def test_answers_of_a_retrained_model_never_mix_with_the_old_ones(tiny_dir, tmp_
             p.add_(0.5 * torch.randn_like(p))
     rows = get_task("bold-sections").prompts("test", 4, seed=0)
     gen = G.GenerationConfig(max_new_tokens=6, batch_size=2, temperature=1.0)
-    real, calls = G._append, []
-
-    def die_after_one(path, records):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(path, records)
-
-    monkeypatch.setattr(G, "_append", die_after_one)
+    real = _die_on_second_batch(G, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         G.generate("arm", rows, tmp_path / "run", gen, model=old, tokenizer=tok, progress=False)
     monkeypatch.setattr(G, "_append", real)

@@ -9,6 +9,7 @@ def record_steps(steps: int, records: int | None = None) -> np.ndarray:
     """Sorted unique step indices 0 = t₀ < … < t_R = steps at which accuracy is recorded."""
     if records is None:
         records = min(steps, 50)
+    records = min(records, steps)  # more would round to the same steps: every one of them
     r = np.unique(np.round(np.linspace(0, steps, records + 1)).astype(np.int64))
     return r
 

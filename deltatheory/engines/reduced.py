@@ -15,6 +15,10 @@ O(B·(w + 1)) random numbers whatever d is. Accuracy is exact from α = ⟨P, θ
 
 Vectorised over trials with ``jax.vmap``; steps run under ``lax.scan``/``fori_loop``; a large
 batch is summed in micro-batches so memory stays bounded. Computation is float32.
+
+Trial i's random numbers come from the key ``fold_in(key(seed), i)`` (folded with the step and
+micro-batch), so they do not depend on ``trials`` or on chunking; a padded chunk repeats trial 0's
+key and the copies are dropped (see :mod:`deltatheory.engines.full` on float32 rounding).
 """
 
 from __future__ import annotations
