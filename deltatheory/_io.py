@@ -88,6 +88,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            recover_dir(path)  # an error between the renames: the old folder goes back
         raise
 
 

@@ -220,7 +220,7 @@ def estimate_peak_bytes(engine: str, dim: int, trials: int, batch: int,
     (trials × records) and a little per trial (Gram matrix, keys, overlaps), and the explicit
     engines the d-dimensional vectors (once, or once per trial with random error directions).
 
-    >>> round(estimate_peak_bytes("numpy", 10**9, 1000, 64) / 2**30)  # a batch: 477 GiB
+    >>> round(estimate_peak_bytes("numpy", 10**9, 1000, 64) / 2**30)  # mostly one batch of inputs
     536
     >>> estimate_peak_bytes("reduced", 10**9, 1000, 64) < 2**30
     True

@@ -32,6 +32,7 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
     for i, (s, c, r) in enumerate(TRIPLES):
         check = dt.check_corollary(s, c, r, dims=points, quick=quick,
                                    seed=seed_for(seed, i), quantile=QUANTILE).to_dict()
+        mc_samples = check["settings"]["monte_carlo_samples"]
         rows.append({
             "student": s, "chosen": c, "rejected": r,
             "exact": dt.p_c1_exact(s, c, r, dense).tolist(),
@@ -41,7 +42,8 @@ def compute(quick: bool = False, seed: int = 0) -> dict:
             "p_c1_at_paper_dim": float(dt.p_c1_exact(s, c, r, PAPER_DIM + 1)),
         })
     return {"dims": dense.tolist(), "paper_dim": PAPER_DIM, "quantile": QUANTILE,
-            "triples": rows, "settings": {"point_dims": points}}
+            "triples": rows, "settings": {"point_dims": points,
+                                          "monte_carlo_samples": mc_samples}}
 
 
 def _label(t: dict) -> str:

@@ -29,7 +29,7 @@ DATA = "ladder_smollm2.json"
 
 def _summary(data: dict):
     # the typed seam: a renamed or missing key fails here, at load, not deep inside the plot
-    from deltatheory.llm.studies.ladder import LadderSummary
+    from deltatheory.results import LadderSummary
 
     return LadderSummary.from_dict({k: v for k, v in data.items()
                                     if k in LadderSummary.__dataclass_fields__})

@@ -64,7 +64,14 @@ def model_identity(model_spec: str, model=None) -> str:
     if model is not None:
         return "weights:" + fingerprint(model)
     path = resolve(model_spec)
-    return "folder:" + folder_hash(Path(path)) if Path(path).exists() else "hub:" + path
+    if Path(path).exists():
+        return "folder:" + folder_hash(Path(path))
+    try:  # a hub id: the local snapshot's content, so an updated snapshot is a new model
+        from huggingface_hub import snapshot_download
+
+        return "hub:" + folder_hash(Path(snapshot_download(path, local_files_only=True)))
+    except Exception:  # noqa: BLE001 - not downloaded yet: from_pretrained will say so
+        return "hub:" + path
 
 
 def shard_path(folder: Path, model: str, gen: GenerationConfig | None = None, seed: int = 0,
@@ -72,7 +79,9 @@ def shard_path(folder: Path, model: str, gen: GenerationConfig | None = None, se
     """Where ``model``'s answers under ``gen`` and ``seed`` are kept."""
     gen = gen or GenerationConfig()
     identity = identity or model_identity(model)
-    key = _sha({"model": identity, **gen.key_fields(seed)})
+    # two backends never share a shard (a model held in memory always runs on transformers)
+    backend = "vllm" if _use_vllm() and not identity.startswith("weights:") else "hf"
+    key = _sha({"model": identity, "backend": backend, **gen.key_fields(seed)})
     return Path(folder) / "responses" / (model.replace("/", "__") + f".{key}.jsonl")
 
 
@@ -195,8 +204,10 @@ def _generate_vllm(model_spec, todo, path, gen, seed):  # pragma: no cover - GPU
 
     from .models import resolve
 
-    llm = LLM(model=resolve(model_spec), seed=seed)
-    params = SamplingParams(max_tokens=gen.max_new_tokens, temperature=gen.temperature, seed=seed)
+    dtype = {"bf16": "bfloat16", "fp32": "float32"}[gen.dtype]
+    llm = LLM(model=resolve(model_spec), seed=seed, dtype=dtype)
+    params = [SamplingParams(max_tokens=gen.max_new_tokens, temperature=gen.temperature,
+                             seed=batch_seed(seed, [r["id"]])) for r in todo]  # per item
     outs = llm.chat([r["prompt"] for r in todo], params)
     _append(path, [{"id": r["id"], "prompt_sha": _prompt_sha(r), "model": model_spec,
                     "response": o.outputs[0].text.strip()}

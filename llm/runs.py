@@ -33,18 +33,34 @@ class Run:
         self.config = config
 
     @classmethod
-    def open(cls, out: str | Path, config: dict) -> Run:
-        """Create ``out`` with ``config.json``, or reopen it if it holds the same config."""
+    def open(cls, out: str | Path, config: dict, models: Iterable[str] = ()) -> Run:
+        """Create ``out`` with ``config.json``, or reopen it if it holds the same config.
+
+        ``models``: every model spec the run reads. Their identities (content hashes, see
+        :func:`deltatheory.llm.generate.model_identity`) are stored with the config, so a
+        resume after a model folder changed (``runA/model`` retrained, say) is refused instead
+        of mixing arms of the old model with arms of the new one.
+        """
+        from .generate import model_identity
+
         out = ensure_writable(out)
         path = out / "config.json"
+        ids = {m: model_identity(m) for m in dict.fromkeys(models)}
         if path.exists():
             old = json.loads(path.read_text())
             old.pop("started", None)
+            old_ids = old.pop("model_identities", {})
             if old != json.loads(json.dumps(config)):
                 raise DeltaTheoryError(f"{path} holds a different configuration: resume with the "
                                        "same config or use another --out")
+            changed = [m for m in ids if old_ids.get(m) != ids[m]]
+            if changed:
+                raise DeltaTheoryError(f"model {changed[0]!r} has changed since {out} was started "
+                                       f"({old_ids.get(changed[0])} -> {ids[changed[0]]}): its "
+                                       "finished arms are of the old model; use another --out")
         else:
-            write_json(path, {**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            write_json(path, {**config, "model_identities": ids,
+                              "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         return cls(out, config)
 
     def arm_folder(self, name: str) -> Path:

@@ -174,6 +174,15 @@ def _delta_trainer_class():
             refuse_ignored_options(kw["args"])
             self._method, self._beta2 = method, beta2
             super().__init__(*a, **kw)
+            if getattr(self, "aux_loss_enabled", False):
+                raise DeltaTheoryError(
+                    "this model has a mixture-of-experts auxiliary loss "
+                    "(router_aux_loss_coef), which the daDPO / weighted-DPO loss would ignore; "
+                    "use dpo or turn output_router_logits off")
+            if self.accelerator.num_processes > 1:
+                raise DeltaTheoryError(
+                    "daDPO and weighted DPO run in one process only (their loss reads the "
+                    "unwrapped model); launch them without --multi_gpu")
             base = self.data_collator
             self.data_collator = _Collator(**{f.name: getattr(base, f.name)
                                               for f in dataclasses.fields(base)})
@@ -193,9 +202,10 @@ def _delta_trainer_class():
             loader = DataLoader(ds, batch_size=self.args.per_device_train_batch_size,
                                 shuffle=False, collate_fn=base)
             chosen, rejected = [], []
-            device = next(other.parameters()).device
-            other.eval()
-            with torch.inference_mode():
+            device = self.accelerator.device
+            other.to(device).eval()
+            # the same device and autocast precision as the policy's and the reference's
+            with torch.inference_mode(), self.accelerator.autocast():
                 for batch in loader:
                     b = {k: v.to(device) for k, v in batch.items()}
                     lp = sequence_logps(other, b["input_ids"], b["attention_mask"],
@@ -251,6 +261,8 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
         model, tokenizer = load(model_spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".trainer.*"):  # left by a process killed outright (SIGKILL)
+        shutil.rmtree(stale, ignore_errors=True)
     work = tempfile.mkdtemp(dir=out_dir, prefix=".trainer.")
     try:
         trainer = _trainer(cfg, model, tokenizer, pairs, work)

@@ -156,8 +156,18 @@ def test_installed_names_are_under_deltatheory():
 
     assert re.search(r"[/\\]figures[/\\]__init__\.py$", deltatheory.figures.__file__)
     assert re.search(r"[/\\]llm[/\\]__init__\.py$", deltatheory.llm.__file__)
-    import importlib.util
 
-    # the generic top-level names are not ours: PyPI's `llm` can be installed beside us
-    spec = importlib.util.find_spec("llm")
-    assert spec is None or "deltatheory" not in (spec.origin or "")
+def test_no_generic_top_level_names_are_installed(tmp_path):
+    """Outside the repository, `llm` and `figures` are not ours (PyPI's `llm` may be there)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib.util as u, json; print(json.dumps({n: getattr(u.find_spec(n), "
+            "'origin', None) for n in ('llm', 'figures')}))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, check=True)
+    found = json.loads(r.stdout)
+    import deltatheory
+
+    root = str(__import__("pathlib").Path(deltatheory.__file__).resolve().parent.parent)
+    assert not any(o and o.startswith(root) for o in found.values()), found

@@ -81,6 +81,9 @@ def test_atomic_dir_never_loses_the_old_folder(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt), atomic_dir(target) as tmp:
         (tmp / "w").write_text("new")
     monkeypatch.setattr(io.os, "replace", real)
+    assert (target / "w").read_text() == "old"  # put back by the failing call itself
+    # a process killed outright between the renames leaves .model.old: the next call restores it
+    os.replace(target, tmp_path / ".model.old")
     recover_dir(target)
     assert (target / "w").read_text() == "old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -259,7 +262,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(where, tiny_dir, tmp_p
     experiment.run(cfg, tmp_path / "whole", progress=lambda m: None)
     want = _arms(tmp_path / "whole")
 
-    real_append, real_train = G._append, T.train
+    real_append = G._append
     seen = []
 
     def append(path, records):
@@ -271,17 +274,20 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(where, tiny_dir, tmp_p
                 raise _Kill
         real_append(path, records)
 
-    def train(*a, **k):
+    real_save = T._save
+
+    def save(*a, **k):  # killed inside train(), after the trainer ran, before the model is saved
         if where == "training":
+            assert list((tmp_path / "killed" / "arms" / "dpo").glob(".trainer.*"))
             raise _Kill
-        return real_train(*a, **k)
+        return real_save(*a, **k)
 
     monkeypatch.setattr(G, "_append", append)
-    monkeypatch.setattr(T, "train", train)
+    monkeypatch.setattr(T, "_save", save)
     with pytest.raises(_Kill):
         experiment.run(cfg, tmp_path / "killed", progress=lambda m: None)
     monkeypatch.setattr(G, "_append", real_append)
-    monkeypatch.setattr(T, "train", real_train)
+    monkeypatch.setattr(T, "_save", real_save)
     experiment.run(cfg, tmp_path / "killed", progress=lambda m: None)
     assert _arms(tmp_path / "killed") == want
     assert not list((tmp_path / "killed").rglob(".trainer.*"))
@@ -311,3 +317,42 @@ def test_answers_of_a_retrained_model_never_mix_with_the_old_ones(tiny_dir, tmp_
     fresh = G.generate("arm", rows, tmp_path / "clean", gen, model=new, tokenizer=tok,
                        progress=False)
     assert resumed == fresh
+
+
+def test_a_run_refuses_to_resume_after_a_model_changed(tiny_dir, tmp_path):
+    """A finished arm of the old runA/model must not sit beside arms of a retrained one."""
+    import shutil
+
+    from deltatheory.llm.runs import Run
+
+    student = tmp_path / "runA" / "model"
+    shutil.copytree(tiny_dir, student)
+    Run.open(tmp_path / "run", {"student": str(student)}, models=[str(student)])
+    Run.open(tmp_path / "run", {"student": str(student)}, models=[str(student)])  # same: fine
+    (student / "config.json").write_text((student / "config.json").read_text() + " ")
+    with pytest.raises(DeltaTheoryError, match="has changed since"):
+        Run.open(tmp_path / "run", {"student": str(student)}, models=[str(student)])
+
+
+def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_dir, pairs4,
+                                                                          tmp_path):
+    """Teacher = the student's own weights, bf16 autocast, LoRA: the teacher's log-probs are the
+    reference's, row for row (same tokens, truncation and order)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig
+
+    from deltatheory.llm.train import TrainConfig, _common_args, _delta_trainer_class, _peft
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    cfg = TrainConfig(method="dadpo", teacher=tiny_dir, dtype="bf16", batch_size=2,
+                      max_length=256)
+    t = _delta_trainer_class()(
+        model=AutoModelForCausalLM.from_pretrained(tiny_dir), processing_class=tok,
+        train_dataset=pairs4, method="dadpo", beta2=0.1,
+        teacher=AutoModelForCausalLM.from_pretrained(tiny_dir), peft_config=_peft(cfg),
+        args=DPOConfig(**_common_args(cfg, str(tmp_path)), loss_type=["sigmoid"], beta=0.1,
+                       precompute_ref_log_probs=True, remove_unused_columns=False))
+    ds = t.train_dataset
+    for side in ("chosen", "rejected"):
+        np.testing.assert_allclose(ds[f"teacher_{side}_logps"], ds[f"ref_{side}_logps"],
+                                   rtol=2e-3, atol=2e-3)

@@ -144,6 +144,17 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     return cfg
 
 
+def models_of(cfg: ExperimentConfig) -> list[str]:
+    """Every model the experiment reads: the student, the pairs' models, daDPO teachers."""
+    out = [cfg.student]
+    for arm in cfg.arms:
+        spec = arm.pairs or {}
+        out += spec.get("utility", []) + [spec[k] for k in ("chosen", "rejected") if k in spec]
+        if arm.method != "none" and cfg.train_config(arm).teacher:
+            out.append(cfg.train_config(arm).teacher)
+    return out
+
+
 def pairs_for(arm: Arm, cfg: ExperimentConfig, task, rows: list[dict], folder: Path) -> list:
     """The arm's preference pairs on ``rows`` (generating the models' answers if needed)."""
     spec = arm.pairs
@@ -169,7 +180,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
     from ..models import fingerprint, load
     from ..train import train
 
-    the_run = Run.open(out, to_dict(config))
+    the_run = Run.open(out, to_dict(config), models=models_of(config))
     task = get_task(config.task)
     train_rows = task.prompts("train", config.prompts.train, config.seed)
     test_rows = task.prompts("test", config.prompts.test, config.seed)

@@ -35,6 +35,7 @@ import numpy as np
 
 from deltatheory._io import atomic_path, write_json
 from deltatheory.errors import DeltaTheoryError
+from deltatheory.results import LadderArm, LadderSummary
 from deltatheory.stats import Spearman, paired_diff_ci, spearman_ci
 
 from ..config import build, merge, read_yaml, to_dict
@@ -80,77 +81,6 @@ class LadderConfig:
     train: TrainConfig = field(default_factory=_ladder_train)
     quick: dict = field(default_factory=_quick)
     quick_mode: bool = False
-
-
-@dataclass(frozen=True)
-class LadderArm:
-    """One (chosen, rejected) arm of the ladder: prediction and observation (``metrics.json``)."""
-
-    arm: str
-    chosen: str
-    rejected: str
-    control: str
-    bridge: dict | None
-    n_pairs: int
-    accuracy_before: float
-    accuracy_after: float
-    observed_gain: float
-    observed_gain_ci95: list | None
-    margin_change: float
-    margin_change_ci95: list | None
-    bridge_error: str | None = None
-    train_error: str | None = None
-    chosen_correct_rate: float | None = None
-    pair_diagnostics: dict | None = None
-    reward_accuracy: float | None = None
-    reward_margin: float | None = None
-    train_loss_last: float | None = None
-    train_config: dict | None = None
-    trained_fingerprint: str | None = None
-    seconds: float = 0.0
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LadderArm:
-        return _from_dict(cls, d)
-
-
-@dataclass(frozen=True)
-class LadderSummary:
-    """The ladder's result (``ladder.json``): what figure 7 and notebook 4 read."""
-
-    config: dict
-    accuracy: dict
-    arms: list[LadderArm]
-    spearman: Spearman
-    spearman_without_controls: Spearman
-    sign_agreement: float | None
-    scoring_seconds: float
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LadderSummary:
-        d = dict(d)
-        d["arms"] = [LadderArm.from_dict(a) for a in d.get("arms", [])]
-        for k in ("spearman", "spearman_without_controls"):
-            if k in d:
-                d[k] = Spearman.from_dict(d[k])
-        return _from_dict(cls, d)
-
-    def to_dict(self) -> dict:
-        return {"config": self.config, "accuracy": self.accuracy,
-                "arms": [dataclasses.asdict(a) for a in self.arms],
-                "spearman": self.spearman.to_dict(),
-                "spearman_without_controls": self.spearman_without_controls.to_dict(),
-                "sign_agreement": self.sign_agreement, "scoring_seconds": self.scoring_seconds}
-
-
-def _from_dict(cls, d: dict):
-    fields = dataclasses.fields(cls)
-    missing = [f.name for f in fields if f.name not in d
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise DeltaTheoryError(f"{cls.__name__} data lacks {', '.join(missing)}: not a ladder "
-                               "result written by this version")
-    return cls(**{f.name: d[f.name] for f in fields if f.name in d})
 
 
 def load_config(path: str | Path | None = None, *, quick: bool = False,
@@ -262,7 +192,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> LadderSumma
     from ..models import fingerprint, load
     from ..train import train
 
-    the_run = Run.open(out, to_dict(config))
+    the_run = Run.open(out, to_dict(config), models=[config.student, *config.rungs])
     task = get_task(config.task)
     seed, student, rungs = config.seed, config.student, config.rungs
     rows = {s: task.prompts(s, getattr(config.items, s), seed) for s in ("train", "test")}
