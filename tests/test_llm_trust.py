@@ -338,10 +338,9 @@ def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_d
                                                                           tmp_path):
     """Teacher = the student's own weights, bf16 autocast, LoRA: the teacher's log-probs are the
     reference's, row for row (same tokens, truncation and order)."""
+    from deltatheory.llm.train import TrainConfig, _common_args, _delta_trainer_class, _peft
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig
-
-    from deltatheory.llm.train import TrainConfig, _common_args, _delta_trainer_class, _peft
 
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     cfg = TrainConfig(method="dadpo", teacher=tiny_dir, dtype="bf16", batch_size=2,
