@@ -251,16 +251,24 @@ class _Kill(BaseException):
     pass
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_dir, tmp_path_factory):
+    from deltatheory.llm.studies import experiment
+
+    folder = tmp_path_factory.mktemp("whole")
+    experiment.run(_experiment(tiny_dir), folder, progress=lambda m: None)
+    return _arms(folder)
+
+
 @pytest.mark.parametrize("where", ["generation", "training", "evaluation"])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(where, tiny_dir, tmp_path,
-                                                          monkeypatch):
+                                                          monkeypatch, uninterrupted):
     import deltatheory.llm.generate as G
     import deltatheory.llm.train as T
     from deltatheory.llm.studies import experiment
 
     cfg = _experiment(tiny_dir)
-    experiment.run(cfg, tmp_path / "whole", progress=lambda m: None)
-    want = _arms(tmp_path / "whole")
+    want = uninterrupted
 
     real_append = G._append
     seen = []
