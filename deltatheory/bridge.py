@@ -60,16 +60,25 @@ def _label(value, column: str, row: int, path: str) -> int:
 
 
 def read_predictions(path: str | Path, *, truth: str = "truth", student: str = "student",
-                     chosen: str = "chosen", rejected: str = "rejected") -> np.ndarray:
+                     chosen: str = "chosen", rejected: str = "rejected",
+                     correctness: bool = False) -> np.ndarray:
     """Binary labels ``(n_items, 4)`` in the order truth, student, chosen, rejected.
 
     ``path`` is CSV (with a header) or JSONL (one object per line), chosen by its suffix
     (``.jsonl``/``.json`` or anything else as CSV). Labels may be 0/1, ±1, true/false or yes/no.
+
+    With ``correctness=True`` the three model columns say whether each model was *right* on the
+    item (a generative verifiable task: 1/true = right) and no truth column is read. On a binary
+    task two models disagree exactly when one of them is right and the other wrong, so the
+    labels (truth = 1, model = right) have the same disagreements, hence the same Gram matrix, as
+    the models' binary answers.
     """
     p = Path(path)
     if not p.is_file():
         raise DeltaTheoryError(f"predictions file {str(path)!r} does not exist")
     cols = {"truth": truth, "student": student, "chosen": chosen, "rejected": rejected}
+    if correctness:
+        del cols["truth"]
     if p.suffix.lower() in (".jsonl", ".json"):
         rows = [obj for _, obj in read_jsonl(p)]
         header = list(dict.fromkeys(k for r in rows for k in r))
@@ -88,9 +97,11 @@ def read_predictions(path: str | Path, *, truth: str = "truth", student: str = "
                 f"{', '.join(map(repr, header)) or 'none'}")
     if not rows:
         raise DeltaTheoryError(f"{path}: no items (the file has a header but no rows of labels)")
-    out = np.empty((len(rows), 4), dtype=np.int8)
+    out = np.ones((len(rows), 4), dtype=np.int8)  # with correctness: truth = 1 ("right")
     for i, r in enumerate(rows):
         for m, role in enumerate(ROLES):
+            if role not in cols:
+                continue
             if cols[role] not in r or r[cols[role]] in (None, ""):
                 raise DeltaTheoryError(f"{path}: column {cols[role]!r}, item {i + 1}: label is "
                                        "empty (every item needs all four labels)")
@@ -239,6 +250,11 @@ def estimate(labels, *, bootstrap: int = 2000, seed: int = 0) -> BridgeResult:
         raise DeltaTheoryError(
             f"the student's accuracy {1 - wrong[0] / n:.3f} is not above chance (0.5): the "
             "theory needs a student better than chance")
+    # Everything the bridge computes depends on the labels only through which models disagree.
+    # Count patterns in the canonical form "model agrees with the truth" (truth column = 1), so
+    # that binary answers and right/wrong columns (``correctness``) give identical counts, hence
+    # identical estimates and bootstrap draws.
+    y = np.where(y == y[:, :1], 1, 0)
     counts = np.bincount(y @ np.array([8, 4, 2, 1]), minlength=16).astype(float)
     raw, g, proj = _gram_from_counts(counts)
     p = predict_from_gram(g)
@@ -274,7 +290,8 @@ def estimate(labels, *, bootstrap: int = 2000, seed: int = 0) -> BridgeResult:
 
 def bridge(path: str | Path, *, truth: str = "truth", student: str = "student",
            chosen: str = "chosen", rejected: str = "rejected", bootstrap: int = 2000,
-           seed: int = 0) -> BridgeResult:
+           seed: int = 0, correctness: bool = False) -> BridgeResult:
     """:func:`read_predictions` then :func:`estimate`."""
-    y = read_predictions(path, truth=truth, student=student, chosen=chosen, rejected=rejected)
+    y = read_predictions(path, truth=truth, student=student, chosen=chosen, rejected=rejected,
+                         correctness=correctness)
     return estimate(y, bootstrap=bootstrap, seed=seed)

@@ -373,17 +373,20 @@ def bridge_cmd(
         rejected: Annotated[str, typer.Option(help="Column of the rejected teacher's labels.")]
         = "rejected",
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+        correctness: Annotated[bool, typer.Option(
+            "--correctness", help="The model columns say whether each model was right on the "
+            "item (a generative verifiable task); no truth column is read.")] = False,
         seed: Seed = 0, as_json: Json = False):
     from .bridge import bridge
 
     try:
         r = bridge(predictions, truth=truth, student=student, chosen=chosen, rejected=rejected,
-                   bootstrap=bootstrap, seed=seed)
+                   bootstrap=bootstrap, seed=seed, correctness=correctness)
     except DeltaTheoryError as e:
         fail(str(e))
-    payload = {"predictions": str(predictions),
-               "columns": {"truth": truth, "student": student, "chosen": chosen,
-                           "rejected": rejected}, **r.to_dict()}
+    payload = {"predictions": str(predictions), "correctness": correctness,
+               "columns": {"truth": None if correctness else truth, "student": student,
+                           "chosen": chosen, "rejected": rejected}, **r.to_dict()}
     emit(payload, as_json, lambda p: sys.stdout.write(r.summary() + "\n"))
 
 

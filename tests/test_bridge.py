@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import deltatheory as dt
 from deltatheory.bridge import (
     MIN_ITEMS,
+    bridge,
     estimate,
     nearest_correlation,
     read_predictions,
@@ -249,3 +250,23 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
     np.testing.assert_array_equal(read_predictions(bom), read_predictions(plain))
+
+
+@pytest.mark.parametrize("g", CONFIGS[:4])
+def test_correctness_columns_give_the_binary_result(tmp_path, g):
+    """Right/wrong per model (a generative verifiable task) instead of binary answers: on a
+    binary task 'disagree' is 'exactly one is right', so every number is the same."""
+    y = simulate_labels(g, 2000, np.random.default_rng(3))
+    right = (y[:, 1:] == y[:, :1]).astype(int)
+    binary = bridge(write_csv(tmp_path / "a.csv", y), bootstrap=300, seed=1)
+    corr = bridge(write_csv(tmp_path / "c.csv", right, HEADER[1:]), correctness=True,
+                  bootstrap=300, seed=1)
+    assert corr.to_dict() == binary.to_dict()
+    r = runner.invoke(app, ["bridge", "--predictions", str(tmp_path / "c.csv"), "--correctness",
+                            "--bootstrap", "300", "--seed", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    p = json.loads(r.stdout)
+    assert p["correctness"] and p["kappa"] == pytest.approx(binary.kappa)
+    # without --correctness the same file lacks a truth column: a clear one-line error
+    r = runner.invoke(app, ["bridge", "--predictions", str(tmp_path / "c.csv")])
+    assert r.exit_code == 2 and "column 'truth'" in r.stderr
