@@ -68,3 +68,19 @@ def tiny_dir(tmp_path_factory, smol_tokenizer):
     LlamaForCausalLM(cfg).save_pretrained(d)
     smol_tokenizer.save_pretrained(d)
     return str(d)
+
+
+@pytest.fixture(scope="session")
+def tiny_pairs():
+    """Four bold-sections pairs: 3 sections chosen over 1."""
+    pytest.importorskip("datasets", reason="the llm extra is part of the quickstart install")
+    from datasets import Dataset
+    from deltatheory.llm.pairs import make_pairs
+    from deltatheory.llm.tasks import answer_with_sections, get_task
+
+    t = get_task("bold-sections")
+    rows = t.prompts("train", 4, seed=0)
+    rng = np.random.default_rng(0)
+    table = [{**r, "c": answer_with_sections(r["topic"], 3, rng),
+              "r": answer_with_sections(r["topic"], 1, rng)} for r in rows]
+    return Dataset.from_list(make_pairs(table, chosen="c", rejected="r", utility=t.score))

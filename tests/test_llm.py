@@ -207,18 +207,6 @@ def test_cli_bad_input_exits_2(tmp_path):
 
 
 # ---------------------------------------------------------------- a tiny random model
-@pytest.fixture(scope="module")
-def tiny_pairs():
-    from datasets import Dataset
-
-    t = get_task("bold-sections")
-    rows = t.prompts("train", 4, seed=0)
-    rng = np.random.default_rng(0)
-    table = [{**r, "c": answer_with_sections(r["topic"], 3, rng),
-              "r": answer_with_sections(r["topic"], 1, rng)} for r in rows]
-    return Dataset.from_list(make_pairs(table, chosen="c", rejected="r", utility=t.score))
-
-
 @pytest.mark.parametrize("method", ["dpo", "dpo-norm", "ipo", "simpo", "weighted", "dadpo", "sft"])
 def test_every_method_trains_two_steps(method, tiny_dir, tiny_pairs, tmp_path):
     from deltatheory.llm.train import TrainConfig, train

@@ -11,23 +11,10 @@ import pytest
 pytest.importorskip("torch", reason="the llm extra is part of the quickstart install")
 
 import torch  # noqa: E402
-from deltatheory.llm.pairs import make_pairs  # noqa: E402
-from deltatheory.llm.tasks import answer_with_sections, get_task  # noqa: E402
+from deltatheory.llm.tasks import get_task  # noqa: E402
 
 from deltatheory._io import atomic_dir, recover_dir  # noqa: E402
 from deltatheory.errors import DeltaTheoryError  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def pairs4():
-    from datasets import Dataset
-
-    t = get_task("bold-sections")
-    rows = t.prompts("train", 4, seed=0)
-    rng = np.random.default_rng(0)
-    table = [{**r, "c": answer_with_sections(r["topic"], 3, rng),
-              "r": answer_with_sections(r["topic"], 1, rng)} for r in rows]
-    return Dataset.from_list(make_pairs(table, chosen="c", rejected="r", utility=t.score))
 
 
 # ---------------------------------------------------------------- the model cache
@@ -89,7 +76,7 @@ def test_atomic_dir_never_loses_the_old_folder(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_failed_training_leaves_no_trainer_folder(tiny_dir, pairs4, tmp_path, monkeypatch):
+def test_failed_training_leaves_no_trainer_folder(tiny_dir, tiny_pairs, tmp_path, monkeypatch):
     import deltatheory.llm.train as tr
 
     def boom(*a, **k):
@@ -97,13 +84,13 @@ def test_failed_training_leaves_no_trainer_folder(tiny_dir, pairs4, tmp_path, mo
 
     monkeypatch.setattr(tr, "_trainer", boom)
     with pytest.raises(RuntimeError):
-        tr.train(tiny_dir, pairs4, tmp_path, tr.TrainConfig(max_steps=1, dtype="fp32"))
+        tr.train(tiny_dir, tiny_pairs, tmp_path, tr.TrainConfig(max_steps=1, dtype="fp32"))
     assert not list(tmp_path.glob(".trainer.*"))
     assert not (tmp_path / "train_log.json").exists()
 
 
 # ---------------------------------------------------------------- the override against TRL
-def _pair_of_trainers(tiny_dir, pairs4, tmp_path, method, **kw):
+def _pair_of_trainers(tiny_dir, tiny_pairs, tmp_path, method, **kw):
     from deltatheory.llm.train import TrainConfig, _common_args, _delta_trainer_class
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
@@ -112,11 +99,13 @@ def _pair_of_trainers(tiny_dir, pairs4, tmp_path, method, **kw):
     cfg = TrainConfig(dtype="fp32", lora=False, batch_size=4, max_length=256)
     models = [AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
               for _ in range(2)]
-    ref = DPOTrainer(model=models[0], processing_class=tok, train_dataset=pairs4,
+    ref = DPOTrainer(model=models[0], processing_class=tok, train_dataset=tiny_pairs,
                      args=DPOConfig(**_common_args(cfg, str(tmp_path / "a")),
                                     loss_type=["sigmoid"], beta=0.1,
                                     precompute_ref_log_probs=True))
-    ds = pairs4.add_column("weight", [1.0] * len(pairs4)) if method == "weighted" else pairs4
+    ds = tiny_pairs
+    if method == "weighted":
+        ds = ds.add_column("weight", [1.0] * len(ds))
     ours = _delta_trainer_class()(
         model=models[1], processing_class=tok, train_dataset=ds, method=method,
         args=DPOConfig(**_common_args(cfg, str(tmp_path / "b")), loss_type=["sigmoid"],
@@ -126,14 +115,14 @@ def _pair_of_trainers(tiny_dir, pairs4, tmp_path, method, **kw):
 
 
 @pytest.mark.parametrize("method", ["weighted", "dadpo"])
-def test_override_equals_trl_loss_and_gradients(method, tiny_dir, pairs4, tmp_path):
+def test_override_equals_trl_loss_and_gradients(method, tiny_dir, tiny_pairs, tmp_path):
     """All weights 1 (weighted) or β₂ = 0 (daDPO): the loss and every gradient are TRL's."""
     from transformers import AutoModelForCausalLM
 
     kw = {}
     if method == "dadpo":
         kw = {"beta2": 0.0, "teacher": AutoModelForCausalLM.from_pretrained(tiny_dir)}
-    ref, ours = _pair_of_trainers(tiny_dir, pairs4, tmp_path, method, **kw)
+    ref, ours = _pair_of_trainers(tiny_dir, tiny_pairs, tmp_path, method, **kw)
     out = []
     for t in (ref, ours):
         t.model.train()
@@ -149,10 +138,10 @@ def test_override_equals_trl_loss_and_gradients(method, tiny_dir, pairs4, tmp_pa
         torch.testing.assert_close(gb[n], ga[n], rtol=1e-4, atol=1e-6, msg=n)
     if method == "dadpo":  # the teacher's log-probs are real numbers on every pair
         tc = np.array(ours.train_dataset["teacher_chosen_logps"])
-        assert len(tc) == len(pairs4) and np.all(np.isfinite(tc)) and np.all(tc < 0)
+        assert len(tc) == len(tiny_pairs) and np.all(np.isfinite(tc)) and np.all(tc < 0)
 
 
-def test_override_refuses_options_it_would_ignore(tiny_dir, pairs4, tmp_path):
+def test_override_refuses_options_it_would_ignore(tiny_dir, tiny_pairs, tmp_path):
     from deltatheory.llm.train import TrainConfig, _common_args, refuse_ignored_options
     from trl import DPOConfig
 
@@ -168,16 +157,16 @@ def test_override_refuses_options_it_would_ignore(tiny_dir, pairs4, tmp_path):
             refuse_ignored_options(args)
 
 
-def test_weights_that_are_negative_nan_or_all_zero_are_refused(tiny_dir, pairs4, tmp_path):
+def test_weights_that_are_negative_nan_or_all_zero_are_refused(tiny_dir, tiny_pairs, tmp_path):
     from deltatheory.llm.train import TrainConfig, train
 
     for w, match in [([1.0, -1.0, 1.0, 1.0], "-1.0"), ([1.0, float("nan"), 1.0, 1.0], "nan"),
                      ([0.0] * 4, "all zero")]:
-        ds = pairs4.add_column("w", w)
+        ds = tiny_pairs.add_column("w", w)
         cfg = TrainConfig(method="weighted", weight_column="w", max_steps=1, dtype="fp32")
         with pytest.raises(DeltaTheoryError, match=match):
             train(tiny_dir, ds, tmp_path / "t", cfg)
-    same = pairs4.map(lambda e: {"rejected_utility": e["chosen_utility"]})
+    same = tiny_pairs.map(lambda e: {"rejected_utility": e["chosen_utility"]})
     with pytest.raises(DeltaTheoryError, match="all zero"):
         train(tiny_dir, same, tmp_path / "t", TrainConfig(method="weighted", max_steps=1,
                                                           dtype="fp32"))
@@ -342,7 +331,7 @@ def test_a_run_refuses_to_resume_after_a_model_changed(tiny_dir, tmp_path):
         Run.open(tmp_path / "run", {"student": str(student)}, models=[str(student)])
 
 
-def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_dir, pairs4,
+def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_dir, tiny_pairs,
                                                                           tmp_path):
     """Teacher = the student's own weights, bf16 autocast, LoRA: the teacher's log-probs are the
     reference's, row for row (same tokens, truncation and order)."""
@@ -355,7 +344,7 @@ def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_d
                       max_length=256)
     t = _delta_trainer_class()(
         model=AutoModelForCausalLM.from_pretrained(tiny_dir), processing_class=tok,
-        train_dataset=pairs4, method="dadpo", beta2=0.1,
+        train_dataset=tiny_pairs, method="dadpo", beta2=0.1,
         teacher=AutoModelForCausalLM.from_pretrained(tiny_dir), peft_config=_peft(cfg),
         args=DPOConfig(**_common_args(cfg, str(tmp_path)), loss_type=["sigmoid"], beta=0.1,
                        precompute_ref_log_probs=True, remove_unused_columns=False))
