@@ -66,11 +66,12 @@ def model_identity(model_spec: str, model=None) -> str:
     path = resolve(model_spec)
     if Path(path).exists():
         return "folder:" + folder_hash(Path(path))
-    try:  # a hub id: the local snapshot's content, so an updated snapshot is a new model
+    try:  # a hub id: its commit (the snapshot folder's name), the same before and after the
+        # weights are downloaded; fetching config.json alone is enough to learn it
         from huggingface_hub import snapshot_download
 
-        return "hub:" + folder_hash(Path(snapshot_download(path, local_files_only=True)))
-    except Exception:  # noqa: BLE001 - not downloaded yet: from_pretrained will say so
+        return f"hub:{path}@{Path(snapshot_download(path, allow_patterns=['config.json'])).name}"
+    except Exception:  # noqa: BLE001 - unreachable and not cached: loading will say so
         return "hub:" + path
 
 

@@ -49,10 +49,14 @@ class Run:
         if path.exists():
             old = json.loads(path.read_text())
             old.pop("started", None)
-            old_ids = old.pop("model_identities", {})
+            old_ids = old.pop("model_identities", None)
             if old != json.loads(json.dumps(config)):
                 raise DeltaTheoryError(f"{path} holds a different configuration: resume with the "
                                        "same config or use another --out")
+            if old_ids is None:  # started by a version that did not record them: record now
+                full = json.loads(path.read_text())
+                write_json(path, {**full, "model_identities": ids})
+                old_ids = ids
             changed = [m for m in ids if old_ids.get(m) != ids[m]]
             if changed:
                 raise DeltaTheoryError(f"model {changed[0]!r} has changed since {out} was started "

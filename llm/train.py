@@ -178,7 +178,7 @@ def _delta_trainer_class():
                 raise DeltaTheoryError(
                     "this model has a mixture-of-experts auxiliary loss "
                     "(router_aux_loss_coef), which the daDPO / weighted-DPO loss would ignore; "
-                    "use dpo or turn output_router_logits off")
+                    "use dpo, or set train.extra: {router_aux_loss_coef: 0.0}")
             if self.accelerator.num_processes > 1:
                 raise DeltaTheoryError(
                     "daDPO and weighted DPO run in one process only (their loss reads the "
@@ -262,8 +262,9 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".trainer.*"):  # left by a process killed outright (SIGKILL)
-        shutil.rmtree(stale, ignore_errors=True)
-    work = tempfile.mkdtemp(dir=out_dir, prefix=".trainer.")
+        if not _alive(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    work = tempfile.mkdtemp(dir=out_dir, prefix=f".trainer.{os.getpid()}.")
     try:
         trainer = _trainer(cfg, model, tokenizer, pairs, work)
         trainer.train()
@@ -279,6 +280,19 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     finally:  # a failed or interrupted training leaves no trainer folder behind
         shutil.rmtree(work, ignore_errors=True)
     return trained, tokenizer, log
+
+
+def _alive(work: Path) -> bool:
+    """Whether the process that made a ``.trainer.PID.*`` folder still runs (a sibling rank's
+    folder under ``accelerate launch`` is never swept)."""
+    try:
+        pid = int(work.name.split(".")[2])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _trainer(cfg: TrainConfig, model, tokenizer, pairs, work: str):

@@ -329,6 +329,12 @@ def test_a_run_refuses_to_resume_after_a_model_changed(tiny_dir, tmp_path):
     (student / "config.json").write_text((student / "config.json").read_text() + " ")
     with pytest.raises(DeltaTheoryError, match="has changed since"):
         Run.open(tmp_path / "run", {"student": str(student)}, models=[str(student)])
+    # a folder started before identities were recorded resumes, and records them now
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "config.json").write_text(json.dumps({"student": str(student)}))
+    Run.open(legacy, {"student": str(student)}, models=[str(student)])
+    assert str(student) in json.loads((legacy / "config.json").read_text())["model_identities"]
 
 
 def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_dir, tiny_pairs,
