@@ -5,6 +5,8 @@
   replicates dropped).
 * :func:`bootstrap_ci` — percentile bootstrap CI of a mean, resampling items.
 * :func:`paired_diff_ci` — the same for mean(after − before) over paired items.
+* :func:`gap_recovered` — the share of a floor-to-ceiling gap an arm closes, with a paired
+  bootstrap CI over items (e.g. how much of a pruned model's lost accuracy training restores).
 * :func:`spearman_ci` — Spearman ρ with a percentile bootstrap CI over the points.
 
 Every resampling function takes ``seed`` and draws from :func:`deltatheory.rng.generator`, so a
@@ -21,8 +23,8 @@ import numpy as np
 
 from .rng import generator
 
-__all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci", "Spearman",
-           "spearman_ci"]
+__all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci",
+           "Recovered", "gap_recovered", "Spearman", "spearman_ci"]
 
 Z95 = 1.959963984540054
 
@@ -68,6 +70,47 @@ def paired_diff_ci(before, after, n: int = 2000, seed: int = 0) -> list[float] |
     """Percentile bootstrap 95 % CI of mean(after − before), resampling items."""
     d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
     return bootstrap_ci(d, n, seed)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """(arm − floor) / (ceiling − floor) with its bootstrap CI; ``value`` None (with ``why``)
+    when the ceiling does not lie above the floor. ``degenerate`` counts resamples in which it
+    did not (dropped from the interval)."""
+
+    value: float | None
+    ci95: list[float] | None
+    degenerate: int
+    why: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"value": self.value, "ci95": self.ci95, "degenerate": self.degenerate}
+        if self.why:
+            d["why"] = self.why
+        return d
+
+
+def gap_recovered(floor, arm, ceiling, n: int = 2000, seed: int = 0) -> Recovered:
+    """Share of the floor-to-ceiling gap that ``arm`` closes, per-item scores paired.
+
+    The three arrays hold scores on the same items; the bootstrap resamples items jointly.
+
+    >>> r = gap_recovered([0, 0, 0, 0], [1, 0, 1, 0], [1, 1, 1, 1], 200)
+    >>> r.value
+    0.5
+    """
+    f, a, c = (np.asarray(v, dtype=float) for v in (floor, arm, ceiling))
+    if not (f.shape == a.shape == c.shape) or f.ndim != 1:
+        raise ValueError("floor, arm and ceiling need scores on the same items")
+    gap = c.mean() - f.mean()
+    if not gap > 0:
+        return Recovered(None, None, 0, f"the ceiling ({c.mean():.4g}) is not above the floor "
+                         f"({f.mean():.4g})")
+    idx = generator(seed, 0).integers(0, len(f), size=(int(n), len(f)))
+    g = c[idx].mean(axis=1) - f[idx].mean(axis=1)
+    ok = g > 0
+    reps = (a[idx].mean(axis=1)[ok] - f[idx].mean(axis=1)[ok]) / g[ok]
+    return Recovered(float((a.mean() - f.mean()) / gap), percentile_ci(reps), int((~ok).sum()))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from pathlib import Path
 from deltatheory.errors import DeltaTheoryError
 from deltatheory.rng import seed_for
 
-__all__ = ["GenerationConfig", "generate", "table", "shard_path", "model_identity"]
+__all__ = ["GenerationConfig", "generate", "table", "shard_path", "model_identity", "uses_chat",
+           "render_prompt"]
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def generate(model_spec: str, rows: list[dict], folder: str | Path,
 
     Greedy when ``gen.temperature`` is 0, sampled otherwise (seeded per batch).
     ``model``/``tokenizer`` may be passed to reuse a loaded model (e.g. right after training);
-    its weights' fingerprint then keys the cache.
+    its weights' fingerprint then keys the cache, and it is converted to ``gen.dtype`` in place.
     """
     gen = gen or GenerationConfig()
     identity = model_identity(model_spec, model)
@@ -160,6 +161,45 @@ def _append(path: Path, records: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
+def uses_chat(model_spec: str, tokenizer) -> bool:
+    """Whether ``model_spec`` is prompted through its chat template (False for a base model:
+    a built-in marked so, or a tokenizer without a chat template)."""
+    from .models import BUILTIN
+
+    base = model_spec.split("@", 1)[0]
+    if base in BUILTIN and "chat" in BUILTIN[base]:
+        return bool(BUILTIN[base]["chat"])
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render_prompt(tokenizer, messages: list[dict], chat: bool = True) -> str:
+    """The text a model continues: its chat template with the generation prompt, or, for a base
+    model, a plain transcript ("Question: …" / "Answer: …" turns) ending in ``Answer:`` whose
+    continuation is read up to the first line break.
+
+    >>> print(render_prompt(None, [{"role": "user", "content": "What is 2+2?"},
+    ...                            {"role": "assistant", "content": "4."},
+    ...                            {"role": "user", "content": "What is 3+3?"}], chat=False))
+    Question: What is 2+2?
+    Answer: 4.
+    <BLANKLINE>
+    Question: What is 3+3?
+    Answer:
+    """
+    if chat:
+        return tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True)
+    out = []
+    for m in messages:
+        if m["role"] == "user":
+            out.append(f"Question: {m['content']}\n")
+        elif m["role"] == "assistant":
+            out.append(f"Answer: {m['content']}\n\n")
+        else:
+            out.append(f"{m['content']}\n\n")
+    return "".join(out) + "Answer:"
+
+
 def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, tokenizer):
     import torch
     from tqdm.auto import tqdm
@@ -168,20 +208,26 @@ def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, to
 
     if model is None:
         model, tokenizer = load(model_spec, dtype=gen.dtype)
+    else:  # a model in memory runs in the configured dtype too (converted in place)
+        model = model.to(torch.bfloat16 if gen.dtype == "bf16" else torch.float32)
     was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    chat = uses_chat(model_spec, tokenizer)
     bar = tqdm(total=sum(map(len, batches)), desc=f"generate {model_spec}", unit="prompt",
                disable=not progress)
     try:
         for batch in batches:
-            texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False,
-                                                   add_generation_prompt=True) for r in batch]
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            texts = [render_prompt(tokenizer, r["prompt"], chat) for r in batch]
+            # a chat template writes its own special tokens; a plain transcript needs BOS
+            enc = tokenizer(texts, return_tensors="pt", padding=True,
+                            add_special_tokens=not chat)
             enc = {k: v.to(model.device) for k, v in enc.items()}
             kw = dict(max_new_tokens=gen.max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+            if not chat:  # a base model's answer ends at the line break
+                kw.update(stop_strings=["\n"], tokenizer=tokenizer)
             if gen.temperature > 0:
                 kw.update(do_sample=True, temperature=gen.temperature, top_p=1.0, top_k=0)
             else:
@@ -191,6 +237,8 @@ def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, to
                 out = model.generate(**enc, **kw)
             new = out[:, enc["input_ids"].shape[1]:]
             answers = tokenizer.batch_decode(new, skip_special_tokens=True)
+            if not chat:
+                answers = [(a.strip().split("\n") or [""])[0] for a in answers]
             _append(path, [{"id": r["id"], "prompt_sha": _prompt_sha(r), "model": model_spec,
                             "response": a.strip()}
                            for r, a in zip(batch, answers, strict=True) if r["id"] not in done])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["sequence_logps", "encode_completion", "pad_batch"]
+__all__ = ["sequence_logps", "encode_completion", "pad_batch", "completion_logps"]
 
 
 def _softcap(model):
@@ -83,3 +83,32 @@ def pad_batch(seqs: list[tuple[list[int], int]], pad_id: int):
         att[i, :len(x)] = 1
         comp[i, h:len(x)] = 1
     return ids, att, comp
+
+
+def completion_logps(model, tokenizer, items: list[tuple[list[dict], str]], *,
+                     batch_size: int = 32, progress: bool = True, desc: str = "scoring"):
+    """Sequence log-probability of each (chat prompt, assistant answer) in ``items``.
+
+    Returns a float64 numpy array (one value per item). ``model`` runs in eval mode without
+    gradients, in the dtype it has; its training mode is restored afterwards.
+    """
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise DeltaTheoryError(f"batch_size={batch_size} must be at least 1")
+    seqs = [encode_completion(tokenizer, p, a) for p, a in items]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(seqs))
+    try:
+        with torch.inference_mode():
+            for s in tqdm(range(0, len(seqs), batch_size), desc=desc, disable=not progress,
+                          leave=False):
+                ids, att, comp = pad_batch(seqs[s:s + batch_size], pad)
+                out[s:s + len(ids)] = sequence_logps(model, ids, att, comp).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out

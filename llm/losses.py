@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["dpo_loss", "dadpo_loss", "weighted_dpo_loss", "weights_from_gap"]
+__all__ = ["dpo_loss", "dadpo_loss", "weighted_dpo_loss", "weights_from_gap", "WEIGHT_MAPPINGS"]
 
 
 def dpo_loss(pc, pr, rc, rr, beta: float) -> torch.Tensor:
@@ -38,26 +38,36 @@ def weighted_dpo_loss(pc, pr, rc, rr, weight, beta: float) -> torch.Tensor:
     return weight * dpo_loss(pc, pr, rc, rr, beta)
 
 
-def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0) -> torch.Tensor:
+WEIGHT_MAPPINGS = ("linear", "sigmoid", "constant", "random")
+
+
+def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0,
+                     seed: int = 0) -> torch.Tensor:
     """Per-pair weights ≥ 0 from a score gap, normalised to mean 1.
 
-    ``linear``: w ∝ max(gap, 0); ``sigmoid``: w ∝ σ(gap/temperature); ``constant``: all 1.
+    ``linear``: w ∝ max(gap, 0); ``sigmoid``: w ∝ σ(gap/temperature); ``constant``: all 1;
+    ``random``: w ∝ Uniform(0, 1) drawn from ``seed``, ignoring the gap (the control for a
+    weighting: the same mean, no information about the pair).
 
     >>> weights_from_gap(torch.tensor([1.0, 3.0])).tolist()
     [0.5, 1.5]
     """
     gap = torch.as_tensor(gap, dtype=torch.float32)
+    if not bool(torch.isfinite(gap).all()):
+        raise DeltaTheoryError("the score gaps give non-finite weights (a gap is NaN or infinite)")
     if mapping == "linear":
         w = gap.clamp(min=0.0)
     elif mapping == "sigmoid":
         w = torch.sigmoid(gap / temperature)
     elif mapping == "constant":
         w = torch.ones_like(gap)
+    elif mapping == "random":
+        from deltatheory.rng import generator
+
+        w = torch.as_tensor(generator(seed, 0x57).uniform(size=gap.shape), dtype=torch.float32)
     else:
-        raise DeltaTheoryError(f"weight mapping {mapping!r} is not one of linear, sigmoid, "
-                               "constant")
-    if not bool(torch.isfinite(w).all()):
-        raise DeltaTheoryError("the score gaps give non-finite weights (a gap is NaN or infinite)")
+        raise DeltaTheoryError(f"weight mapping {mapping!r} is not one of "
+                               f"{', '.join(WEIGHT_MAPPINGS)}")
     mean = w.mean()
     if not mean > 0:
         raise DeltaTheoryError(f"the {mapping} weights of these gaps are all zero (no pair's "

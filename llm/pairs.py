@@ -27,15 +27,16 @@ def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | 
                utility: Callable[[dict, str], float] | None = None,
                columns: list[str] | None = None, min_gap: float = 0.0,
                drop_identical: bool = True, dolci: bool = False, control: str = "none",
-               seed: int = 0) -> list[dict]:
+               seed: int = 0, correct: Callable[[dict, str], float] | None = None) -> list[dict]:
     """Pairs from ``table`` rows (id, prompt, one column per model).
 
     Either ``chosen``/``rejected`` name two model columns (the paper: chosen = the bigger model),
     or ``utility`` scores the answers in ``columns`` and the best/worst become chosen/rejected.
     Filters: identical answers; a utility gap below ``min_gap``; ``dolci`` (OLMo 3's "Dolci
     Think" rule for verifiable tasks: keep a pair only if chosen is correct and rejected wrong,
-    utility 1/0). Controls: ``reversed`` swaps the sides, ``tied`` uses the chosen answer on both
-    sides, ``shuffled`` pairs each prompt with another prompt's rejected answer.
+    by ``correct`` (1/0; the utility when not given)). Controls: ``reversed`` swaps the sides,
+    ``tied`` uses the chosen answer on both sides, ``shuffled`` pairs each prompt with another
+    prompt's rejected answer.
     """
     if control not in CONTROLS:
         raise DeltaTheoryError(f"control={control!r} is not one of {', '.join(CONTROLS)}")
@@ -66,8 +67,10 @@ def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | 
             continue
         if cu is not None and cu - ru < min_gap:
             continue
-        if dolci and not (cu == 1.0 and ru == 0.0):
-            continue
+        if dolci:
+            judge = correct or utility
+            if judge is None or not (judge(row, c_txt) == 1.0 and judge(row, r_txt) == 0.0):
+                continue
         rec = {"id": row["id"], "prompt": row["prompt"], "chosen_text": c_txt,
                "rejected_text": r_txt}
         if cu is not None:
@@ -117,22 +120,29 @@ def _apply_control(pairs: list[dict], control: str, seed: int) -> list[dict]:
 
 
 def diagnostics(pairs: list[dict], tokenizer=None) -> dict:
-    """Pair count, identical rate, mean lengths (characters, and tokens with a tokenizer),
-    the mean utility gap and a length-bias report (share of pairs whose chosen is longer)."""
+    """Pair count, identical rate, mean lengths (characters, and tokens with a tokenizer), the
+    mean utility gap, a length-bias report (share of pairs whose chosen is longer) and the mean
+    token overlap of chosen and rejected (Jaccard index of their token sets; words without a
+    tokenizer)."""
     c = [p["chosen"][0]["content"] for p in pairs]
     r = [p["rejected"][0]["content"] for p in pairs]
 
-    def lens(xs):
+    def toks(xs):
         if tokenizer is None:
-            return [len(x) for x in xs]
-        return [len(tokenizer(x, add_special_tokens=False)["input_ids"]) for x in xs]
+            return [x.split() for x in xs]
+        return [tokenizer(x, add_special_tokens=False)["input_ids"] for x in xs]
 
-    lc, lr = np.array(lens(c)), np.array(lens(r))
+    tc, tr = toks(c), toks(r)
+    lc = np.array([len(x) for x in (c if tokenizer is None else tc)])
+    lr = np.array([len(x) for x in (r if tokenizer is None else tr)])
+    overlap = [len(set(a) & set(b)) / max(1, len(set(a) | set(b))) for a, b in zip(tc, tr,
+                                                                                 strict=True)]
     d = {"pairs": len(pairs), "identical_rate": float(np.mean([a == b for a, b in zip(c, r,
                                                                                      strict=True)])),
          "length_unit": "characters" if tokenizer is None else "tokens",
          "mean_chosen_length": float(lc.mean()), "mean_rejected_length": float(lr.mean()),
-         "chosen_longer_rate": float(np.mean(lc > lr))}
+         "chosen_longer_rate": float(np.mean(lc > lr)),
+         "token_overlap": float(np.mean(overlap))}
     if "chosen_utility" in pairs[0]:
         gap = [p["chosen_utility"] - p["rejected_utility"] for p in pairs]
         d["mean_utility_gap"] = float(np.mean(gap))

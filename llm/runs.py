@@ -6,11 +6,17 @@ An arm is finished when its ``metrics.json`` exists (written atomically, last); 
 finished arms and redoes the rest, so a kill loses at most the arm in flight. Everything an arm
 caches inside its folder is keyed by what determines it (see :mod:`deltatheory.llm.generate`),
 so a redone arm never reuses a piece it did not produce.
+
+Bad input that shows only once an arm runs (a filter that leaves no pairs, weights that are all
+zero) raises :class:`~deltatheory.errors.DeltaTheoryError`: the failing arm's folder is removed,
+and so is the run folder when this call created it and no arm has finished, so no half-written
+run is left behind. Any other exception (a kill, a crash) keeps everything for the resume.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,9 +34,10 @@ R = TypeVar("R")
 class Run:
     """An opened run folder (see the module docstring)."""
 
-    def __init__(self, folder: Path, config: dict):
+    def __init__(self, folder: Path, config: dict, created: bool = False):
         self.folder = folder
         self.config = config
+        self.created = created  # this call made the folder
 
     @classmethod
     def open(cls, out: str | Path, config: dict, models: Iterable[str] = ()) -> Run:
@@ -43,6 +50,7 @@ class Run:
         """
         from .generate import model_identity
 
+        fresh = not Path(out).exists()
         out = ensure_writable(out)
         path = out / "config.json"
         ids = {m: model_identity(m) for m in dict.fromkeys(models)}
@@ -65,7 +73,7 @@ class Run:
         else:
             write_json(path, {**config, "model_identities": ids,
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        return cls(out, config)
+        return cls(out, config, created=fresh)
 
     def arm_folder(self, name: str) -> Path:
         return self.folder / "arms" / name
@@ -84,8 +92,19 @@ class Run:
                 continue
             folder.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            metrics = work(arm, folder)
+            try:
+                metrics = work(arm, folder)
+            except DeltaTheoryError:
+                self._discard(folder)
+                raise
             metrics["seconds"] = round(time.perf_counter() - t0, 1)
             write_json(done, metrics)
             results.append(load(json.loads(done.read_text())))
         return results
+
+    def _discard(self, arm_folder: Path) -> None:
+        """Remove a failed arm's folder, and the run folder if this call made it and no arm
+        has finished."""
+        shutil.rmtree(arm_folder, ignore_errors=True)
+        if self.created and not any((self.folder / "arms").glob("*/metrics.json")):
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -4,11 +4,21 @@
   bold section headers (a line that starts with ``**…**``); :func:`answer_with_sections` writes an
   answer with exactly k sections (the paper's warm-up data).
 * ``arithmetic`` — "What is a + b?" with ground truth; the last integer in an answer is parsed and
-  scored 1 (correct) or 0: a binary verifiable task.
+  scored 1 (correct) or 0: a binary verifiable task. Its graded *utility* (what ranks answers
+  into pairs and weighs them) is the closeness 1 − min(|error|, 10)/10: 1 when right, 0.9 when
+  off by one, 0 when off by 10 or more or when there is no number.
+
+Every task has ``score`` (the evaluation metric of one answer) and ``utility`` (how good an
+answer is for building pairs: the same as ``score`` unless the task says otherwise);
+``correct`` is ``score`` for binary tasks (OLMo 3's Dolci filter keeps chosen-correct,
+rejected-wrong pairs by it).
+* ``arithmetic-multiturn`` — ``arithmetic`` items (its own draws) where every odd row's question
+  follows a worked exchange: multi-turn chat prompts for half of the data (OLMo 3's Dolci mix).
 * ``arithmetic-choice`` — the binary task of the bridge: "What is a + b?" with two candidate
   answers ``"a + b = c"``, one right and one off by 1, 2 or 10, in random order. A model's label
   is the candidate it gives the higher log-probability (:func:`llm.choice.choose`); the truth is
-  1 when the first candidate is right. Labels are balanced by construction.
+  1 when the first candidate is right. Labels are balanced by construction. Its utility is
+  arithmetic's closeness (so pairs of candidates have a graded gap of 0.1, 0.2 or 1.0).
 * ``jsonl:PATH`` — user prompts, one JSON object per line with ``prompt`` (a string or a list of
   chat messages) and optionally ``id`` and ``answer``.
 """
@@ -90,6 +100,7 @@ class Task:
     name: str
     binary: bool
     about: str
+    choice: bool = False  # a model's answer is the candidate it gives the higher log-prob
 
     def prompts(self, split: str, n: int, seed: int = 0) -> list[dict]:
         """``n`` rows {id, prompt (chat messages), …} of ``split`` ('train' or 'test')."""
@@ -101,6 +112,10 @@ class Task:
 
     def score(self, row: dict, answer: str) -> float:
         raise NotImplementedError
+
+    def utility(self, row: dict, answer: str) -> float:
+        """How good ``answer`` is for ranking pairs (default: its score)."""
+        return self.score(row, answer)
 
     def _prompts(self, split, n, seed):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -142,6 +157,39 @@ class Arithmetic(Task):
     def score(self, row, answer):
         return float(parse_last_int(answer) == row["answer"])
 
+    def utility(self, row, answer):
+        """Closeness to the right sum: 1 − min(|error|, 10)/10.
+
+        >>> t, row = Arithmetic(), {"answer": 42}
+        >>> [t.utility(row, a) for a in ("= 42", "= 41", "= 90", "no number")]
+        [1.0, 0.9, 0.0, 0.0]
+        """
+        got = parse_last_int(answer)
+        if got is None:
+            return 0.0
+        return round(1.0 - min(abs(got - row["answer"]), 10) / 10.0, 10)
+
+
+class ArithmeticMultiturn(Arithmetic):
+    """``arithmetic`` with multi-turn prompts for half of the rows: every odd row starts with a
+    worked exchange ("What is c+d?" / "c + d = e.") before its own question."""
+
+    def __init__(self):
+        Task.__init__(self, "arithmetic-multiturn", True,
+                      "two-digit addition; odd rows follow a worked exchange (multi-turn)")
+
+    def _prompts(self, split, n, seed):
+        rng = np.random.default_rng([seed, 6 if split == "train" else 7])
+        rows = []
+        for i in range(n):
+            a, b, c, d = (int(x) for x in rng.integers(10, 100, size=4))
+            msgs = [{"role": "user", "content": f"What is {a}+{b}?"}]
+            if i % 2:
+                msgs = [{"role": "user", "content": f"What is {c}+{d}?"},
+                        {"role": "assistant", "content": f"{c} + {d} = {c + d}."}] + msgs
+            rows.append({"id": f"{split}-{i}", "answer": a + b, "prompt": msgs})
+        return rows
+
 
 class JsonlPrompts(Task):
     def __init__(self, path: str):
@@ -173,7 +221,8 @@ class JsonlPrompts(Task):
 class ArithmeticChoice(Task):
     def __init__(self):
         super().__init__("arithmetic-choice", True,
-                         "binary: which of two answers to a + b is right (log-prob choice)")
+                         "binary: which of two answers to a + b is right (log-prob choice)",
+                         choice=True)
 
     def _prompts(self, split, n, seed):
         rng = np.random.default_rng([seed, 4 if split == "train" else 5])
@@ -191,9 +240,13 @@ class ArithmeticChoice(Task):
     def score(self, row, answer):
         return float(parse_last_int(answer) == row["answer"])
 
+    def utility(self, row, answer):
+        """Closeness to the right sum, as for ``arithmetic``."""
+        return Arithmetic.utility(self, row, answer)
+
 
 TASKS = {"bold-sections": BoldSections, "arithmetic": Arithmetic,
-         "arithmetic-choice": ArithmeticChoice}
+         "arithmetic-multiturn": ArithmeticMultiturn, "arithmetic-choice": ArithmeticChoice}
 
 
 def get_task(name: str) -> Task:

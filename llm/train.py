@@ -82,9 +82,11 @@ class TrainConfig:
             raise DeltaTheoryError(f"beta={self.beta!r} must be a positive number")
         if not (isinstance(self.beta2, int | float) and self.beta2 >= 0):
             raise DeltaTheoryError(f"beta2={self.beta2!r} must be a number >= 0")
-        if self.weight_mapping not in ("linear", "sigmoid", "constant"):
-            raise DeltaTheoryError(f"weight_mapping={self.weight_mapping!r} is not one of linear, "
-                                   "sigmoid, constant")
+        from .losses import WEIGHT_MAPPINGS
+
+        if self.weight_mapping not in WEIGHT_MAPPINGS:
+            raise DeltaTheoryError(f"weight_mapping={self.weight_mapping!r} is not one of "
+                                   f"{', '.join(WEIGHT_MAPPINGS)}")
         if self.method == "dadpo" and not self.teacher:
             raise DeltaTheoryError("method dadpo needs a teacher model (train.teacher)")
 
@@ -371,7 +373,7 @@ def _with_weights(ds, cfg: TrainConfig):
         w = w / w.mean()
     elif "chosen_utility" in ds.column_names:
         gap = torch.tensor(ds["chosen_utility"]) - torch.tensor(ds["rejected_utility"])
-        w = weights_from_gap(gap, cfg.weight_mapping)
+        w = weights_from_gap(gap, cfg.weight_mapping, seed=cfg.seed)
     else:
         raise DeltaTheoryError("method weighted needs train.weight_column or pairs with utilities")
     return ds.add_column("weight", [float(x) for x in w])

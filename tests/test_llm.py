@@ -120,6 +120,10 @@ def test_pair_diagnostics():
     assert d["pairs"] == 2 and d["identical_rate"] == 0.0
     assert d["mean_utility_gap"] == pytest.approx(((2 - 1) + (1 - 3)) / 2)
     assert d["chosen_longer_rate"] == 0.5
+    assert 0.0 < d["token_overlap"] < 1.0
+    same = diagnostics(make_pairs(_table(), chosen="big", rejected="big", utility=_bold,
+                                  drop_identical=False))
+    assert same["token_overlap"] == 1.0 and same["identical_rate"] == 1.0
 
 
 # ---------------------------------------------------------------- losses

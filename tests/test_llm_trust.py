@@ -222,13 +222,15 @@ def _experiment(tiny_dir):
 
     return load_config(overrides={
         "name": "resume", "student": tiny_dir, "task": "bold-sections", "bootstrap": 200,
+        "baseline": "untouched", "ceiling": "other-model",
         "prompts": {"train": 4, "test": 4},
         "generation": {"max_new_tokens": 6, "batch_size": 2, "temperature": 1.0},
         "train": {"max_steps": 2, "batch_size": 2, "dtype": "fp32", "max_length": 256},
         "arms": [{"name": "untouched", "method": "none"},
                  {"name": "dpo", "method": "dpo",
                   "pairs": {"chosen": tiny_dir, "rejected": f"{tiny_dir}@prune-0.5"},
-                  "drop_identical": False}]})
+                  "drop_identical": False},
+                 {"name": "other-model", "method": "none", "model": f"{tiny_dir}@prune-0.5"}]})
 
 
 def _arms(folder: Path) -> list[dict]:

@@ -11,8 +11,19 @@ Arm keys: ``name``; ``method`` (``none`` for the untouched model, or a method of
 :data:`deltatheory.llm.train.METHODS`); ``pairs``: ``{synthetic: {chosen: K, rejected: K}}``
 (the bold-sections generator), ``{chosen: MODEL, rejected: MODEL}`` (two model columns) or
 ``{utility: [MODEL, …]}`` (best vs worst answer by the task's utility); plus ``control``,
-``min_gap``, ``dolci``, ``drop_identical``; and ``train`` (overrides of the study's training
-settings for this arm).
+``min_gap``, ``dolci``, ``drop_identical``; ``train`` (overrides of the study's training
+settings for this arm); and ``model`` (the model this arm starts from, when it is not the
+study's ``student``: e.g. a ``none`` arm that evaluates the teacher as a ceiling).
+
+Comparisons: ``baseline`` names an arm (usually the untouched student); every arm is then
+reported as a paired change against it (the same held-out items, paired bootstrap CI). With
+``ceiling`` too (an arm that evaluates a stronger model), every arm also reports the share of
+the baseline-to-ceiling gap it recovers (:func:`deltatheory.stats.gap_recovered`).
+
+Each training arm also records its pairs' diagnostics (count, lengths, chosen-longer rate,
+token overlap) and the student's mean log-probability of the chosen and the rejected answers
+on the first ``logp_probe`` pairs before and after training (likelihood displacement), beside
+TRL's reward accuracy and margin.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from deltatheory._io import atomic_path, write_json
 from deltatheory.errors import DeltaTheoryError
 from deltatheory.stats import bootstrap_ci
 
+from ..choice import choice_answers
 from ..config import build, merge, read_yaml, to_dict
 from ..generate import GenerationConfig, generate, table
 from ..pairs import CONTROLS, diagnostics, load_pairs, make_pairs, save_pairs, synthetic_table
@@ -56,6 +68,7 @@ class Arm:
     dolci: bool = False
     drop_identical: bool = True
     train: dict = field(default_factory=dict)
+    model: str | None = None
 
 
 def _quick() -> dict:
@@ -75,6 +88,9 @@ class ExperimentConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     bootstrap: int = 2000
+    baseline: str | None = None
+    ceiling: str | None = None
+    logp_probe: int = 64
     arms: list[Arm] = field(default_factory=lambda: [Arm("untouched", method="none")])
     quick: dict = field(default_factory=_quick)
     quick_mode: bool = False
@@ -104,6 +120,9 @@ class ArmResult:
     train_config: dict | None = None
     beta: float | None = None
     model_fingerprint: str | None = None
+    start_model: str | None = None
+    logps: dict | None = None
+    scores: list | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> ArmResult:
@@ -129,6 +148,16 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     names = [a.name for a in cfg.arms]
     if "" in names or len(set(names)) != len(names):
         raise DeltaTheoryError(f"every arm needs a unique name; got {names}")
+    for key in ("baseline", "ceiling"):
+        ref = getattr(cfg, key)
+        if ref is not None and ref not in names:
+            raise DeltaTheoryError(f"{key}={ref!r} is not one of the arms: {', '.join(names)}")
+    if cfg.ceiling is not None and cfg.baseline is None:
+        raise DeltaTheoryError("ceiling needs a baseline: the recovered share is measured from "
+                               "the baseline arm to the ceiling arm")
+    if isinstance(cfg.logp_probe, bool) or not isinstance(cfg.logp_probe, int) \
+            or cfg.logp_probe < 0:
+        raise DeltaTheoryError(f"logp_probe={cfg.logp_probe!r} must be a whole number >= 0")
     for arm in cfg.arms:
         if arm.control not in CONTROLS:
             raise DeltaTheoryError(f"arm {arm.name!r}: control={arm.control!r} is not one of "
@@ -148,6 +177,7 @@ def models_of(cfg: ExperimentConfig) -> list[str]:
     """Every model the experiment reads: the student, the pairs' models, daDPO teachers."""
     out = [cfg.student]
     for arm in cfg.arms:
+        out += [arm.model] if arm.model else []
         spec = arm.pairs or {}
         out += spec.get("utility", []) + [spec[k] for k in ("chosen", "rejected") if k in spec]
         if arm.method != "none" and cfg.train_config(arm).teacher:
@@ -159,20 +189,26 @@ def pairs_for(arm: Arm, cfg: ExperimentConfig, task, rows: list[dict], folder: P
     """The arm's preference pairs on ``rows`` (generating the models' answers if needed)."""
     spec = arm.pairs
     kw = dict(control=arm.control, min_gap=arm.min_gap, dolci=arm.dolci,
-              drop_identical=arm.drop_identical, seed=cfg.seed)
+              drop_identical=arm.drop_identical, seed=cfg.seed,
+              correct=task.score if task.binary else None)
     if "synthetic" in spec:
         tab = synthetic_table(task, rows, int(spec["synthetic"]["chosen"]),
                               int(spec["synthetic"]["rejected"]), cfg.seed)
         return make_pairs(tab, chosen="synthetic_chosen", rejected="synthetic_rejected",
-                          utility=task.score, **kw)
+                          utility=task.utility, **kw)
     models = spec["utility"] if "utility" in spec else [spec["chosen"], spec["rejected"]]
-    for m in models:
-        generate(m, rows, folder, cfg.generation, seed=cfg.seed)
-    tab = table(rows, folder, models, cfg.generation, cfg.seed)
+    if task.choice:  # a model's answer is the candidate it prefers
+        answers = {m: choice_answers(m, rows, folder, dtype=cfg.generation.dtype)
+                   for m in models}
+        tab = [{**r, **{m: answers[m][r["id"]] for m in models}} for r in rows]
+    else:
+        for m in models:
+            generate(m, rows, folder, cfg.generation, seed=cfg.seed)
+        tab = table(rows, folder, models, cfg.generation, cfg.seed)
     if "utility" in spec:
-        return make_pairs(tab, utility=task.score, columns=models, **kw)
-    return make_pairs(tab, chosen=spec["chosen"], rejected=spec["rejected"], utility=task.score,
-                      **kw)
+        return make_pairs(tab, utility=task.utility, columns=models, **kw)
+    return make_pairs(tab, chosen=spec["chosen"], rejected=spec["rejected"],
+                      utility=task.utility, **kw)
 
 
 def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
@@ -186,9 +222,10 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
     test_rows = task.prompts("test", config.prompts.test, config.seed)
 
     def one_arm(arm: Arm, folder: Path) -> dict:
+        start = arm.model or config.student
         metrics = {"arm": arm.name, "method": arm.method, "control": arm.control,
-                   "pairs": arm.pairs}
-        model, tok = load(config.student)
+                   "pairs": arm.pairs, "start_model": start}
+        model, tok = load(start)
         if arm.method != "none":
             # 1. pairs (deterministic given the config: saved once, reused on a rerun)
             progress(f"arm {arm.name}: pairs")
@@ -196,51 +233,132 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
             if not (pairs_dir / "dataset_info.json").exists():
                 save_pairs(pairs_for(arm, config, task, train_rows, the_run.folder), pairs_dir)
             ds = load_pairs(pairs_dir)
-            metrics["pair_diagnostics"] = diagnostics(ds.to_list(), tok)
+            metrics["pair_diagnostics"] = {**diagnostics(ds.to_list(), tok),
+                                           "prompts": len(train_rows)}
+            probe = ds.select(range(min(config.logp_probe, len(ds)))).to_list()
+            before = pair_logps(model, tok, probe)
             # 2. training
             tcfg = config.train_config(arm)
             progress(f"arm {arm.name}: training ({tcfg.method}, {len(ds)} pairs)")
-            model, tok, log = train(config.student, ds, folder, tcfg, model=model, tokenizer=tok)
+            model, tok, log = train(start, ds, folder, tcfg, model=model, tokenizer=tok)
+            after = pair_logps(model, tok, probe)
             metrics.update(reward_stats(log), train_config=dataclasses.asdict(tcfg),
-                           beta=tcfg.resolved_beta)
+                           beta=tcfg.resolved_beta,
+                           logps={"n": len(probe), **_prefix(before, "before"),
+                                  **_prefix(after, "after")})
         # 3. evaluation on held-out prompts (answers keyed by the weights' fingerprint)
         progress(f"arm {arm.name}: evaluating on {len(test_rows)} held-out prompts")
         metrics["model_fingerprint"] = fingerprint(model)
-        answers = generate(arm.name, test_rows, folder / "eval",
-                           dataclasses.replace(config.generation, temperature=0.0),
-                           seed=config.seed, model=model, tokenizer=tok)
+        if task.choice:
+            answers = choice_answers(arm.name, test_rows, folder / "eval", model=model,
+                                     tokenizer=tok, dtype=config.generation.dtype)
+        else:
+            answers = generate(arm.name, test_rows, folder / "eval",
+                               dataclasses.replace(config.generation, temperature=0.0),
+                               seed=config.seed, model=model, tokenizer=tok)
         scores = [task.score(r, answers[r["id"]]) for r in test_rows]
         metrics.update(metric_mean=float(np.mean(scores)),
                        metric_ci95=bootstrap_ci(scores, config.bootstrap, config.seed),
-                       n_test=len(scores))
+                       n_test=len(scores), scores=scores)
         return metrics
 
     results = the_run.each(config.arms, lambda a: a.name, one_arm, load=ArmResult.from_dict,
                            progress=progress)
+    comparisons = compare(results, config)
     summary = {"config": to_dict(config), "task": task.name, "metric": _metric_name(task),
-               "arms": [dataclasses.asdict(r) for r in results]}
+               "arms": [{**dataclasses.asdict(r), **comparisons.get(r.arm, {})}
+                        for r in results]}
     write_json(the_run.folder / "results.json", summary)
     with atomic_path(the_run.folder / "results.md") as tmp:
-        tmp.write_text(markdown(summary["metric"], results))
+        tmp.write_text(markdown(summary["metric"], results, comparisons))
     _plot(summary["metric"], results, the_run.folder / "results.png")
     return summary
 
 
+def pair_logps(model, tokenizer, pairs: list[dict]) -> dict:
+    """The model's mean sequence log-probability of the chosen and of the rejected answers of
+    ``pairs`` (conversational pairs), and of their difference; {} for no pairs."""
+    from ..logprobs import completion_logps
+
+    if not pairs:
+        return {}
+    items = [(p["prompt"], p["chosen"][0]["content"]) for p in pairs] + \
+        [(p["prompt"], p["rejected"][0]["content"]) for p in pairs]
+    lp = completion_logps(model, tokenizer, items, batch_size=16, progress=False)
+    c, r = lp[:len(pairs)], lp[len(pairs):]
+    return {"chosen": float(c.mean()), "rejected": float(r.mean()), "margin": float((c - r).mean())}
+
+
+def _prefix(d: dict, when: str) -> dict:
+    return {f"{k}_{when}": v for k, v in d.items()}
+
+
+def compare(results: list[ArmResult], config: ExperimentConfig) -> dict[str, dict]:
+    """Per arm: the paired change against ``config.baseline`` (CI over held-out items) and,
+    with ``config.ceiling``, the share of the baseline-to-ceiling gap it recovers."""
+    from deltatheory.stats import gap_recovered, paired_diff_ci
+
+    by = {r.arm: r for r in results}
+    if config.baseline is None or by[config.baseline].scores is None:
+        return {}
+    base = by[config.baseline].scores
+    out = {}
+    for r in results:
+        if r.scores is None or len(r.scores) != len(base):
+            continue
+        d = {"change": float(np.mean(r.scores) - np.mean(base)),
+             "change_ci95": paired_diff_ci(base, r.scores, config.bootstrap, config.seed)}
+        if config.ceiling is not None and by[config.ceiling].scores is not None:
+            d["recovered"] = gap_recovered(base, r.scores, by[config.ceiling].scores,
+                                           config.bootstrap, config.seed).to_dict()
+        out[r.arm] = d
+    return out
+
+
 def _metric_name(task) -> str:
-    return {"bold-sections": "mean bold sections per answer",
-            "arithmetic": "accuracy"}.get(task.name, "mean score")
+    if task.name == "bold-sections":
+        return "mean bold sections per answer"
+    if task.choice:
+        return "accuracy (log-prob choice)"
+    return "accuracy" if task.binary else "mean score"
 
 
-def markdown(metric: str, arms: list[ArmResult]) -> str:
-    """The results table (Markdown)."""
-    lines = [f"| arm | method | control | {metric} [95 % CI] | reward acc. | margin |",
-             "|---|---|---|---|---|---|"]
+def markdown(metric: str, arms: list[ArmResult], comparisons: dict | None = None) -> str:
+    """The results table (Markdown): each arm's metric with its CI, the change against the
+    baseline and the share of the gap recovered (when configured), reward accuracy and margin,
+    and the chosen / rejected log-probabilities before → after training."""
+    comparisons = comparisons or {}
+    has_change = bool(comparisons)
+    has_rec = any("recovered" in c for c in comparisons.values())
+    head = ["arm", "method", "control", f"{metric} [95 % CI]"]
+    head += ["change [95 % CI]"] if has_change else []
+    head += ["gap recovered [95 % CI]"] if has_rec else []
+    head += ["reward acc.", "margin", "log p chosen (before → after)",
+             "log p rejected (before → after)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def ci(v, c, fmt="{:.2f}"):
+        if v is None:
+            return "n/a"
+        return fmt.format(v) + (f" [{fmt.format(c[0])}, {fmt.format(c[1])}]" if c else "")
+
+    def opt(v):
+        return "" if v is None else f"{v:.2f}"
+
     for a in arms:
-        ci = f" [{a.metric_ci95[0]:.2f}, {a.metric_ci95[1]:.2f}]" if a.metric_ci95 else ""
-        ra = "" if a.reward_accuracy is None else f"{a.reward_accuracy:.2f}"
-        rm = "" if a.reward_margin is None else f"{a.reward_margin:.2f}"
-        lines.append(f"| {a.arm} | {a.method} | {a.control} | {a.metric_mean:.2f}{ci} | {ra} | "
-                     f"{rm} |")
+        row = [a.arm, a.method, a.control, ci(a.metric_mean, a.metric_ci95)]
+        c = comparisons.get(a.arm, {})
+        if has_change:
+            row.append(ci(c.get("change"), c.get("change_ci95"), "{:+.3f}") if c else "")
+        if has_rec:
+            rec = c.get("recovered") or {}
+            row.append(ci(rec.get("value"), rec.get("ci95")) if rec else "")
+        lp = a.logps or {}
+        row += [opt(a.reward_accuracy), opt(a.reward_margin)]
+        for side in ("chosen", "rejected"):
+            b, e = lp.get(f"{side}_before"), lp.get(f"{side}_after")
+            row.append("" if b is None else f"{b:.1f} → {e:.1f}")
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
