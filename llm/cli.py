@@ -129,8 +129,9 @@ def pairs_cmd(chosen: Annotated[str | None, typer.Option(help="Model whose answe
               n: Annotated[int, typer.Option(help="Number of training prompts.")] = 64,
               control: Annotated[str, typer.Option(help="none, reversed, tied or shuffled.")]
               = "none",
-              min_gap: Annotated[float, typer.Option(help="Drop pairs whose utility gap is "
-                                                     "smaller.")] = 0.0,
+              min_gap: Annotated[float | None, typer.Option(
+                  help="Drop pairs whose utility gap is smaller (default: keep every pair, "
+                       "even one whose chosen answer scores lower).")] = None,
               dolci: Annotated[bool, typer.Option("--dolci", help="Keep only chosen-correct, "
                                                   "rejected-wrong pairs (verifiable tasks).")]
               = False,

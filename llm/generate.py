@@ -77,13 +77,16 @@ def model_identity(model_spec: str, model=None) -> str:
 
 
 def shard_path(folder: Path, model: str, gen: GenerationConfig | None = None, seed: int = 0,
-               identity: str | None = None) -> Path:
-    """Where ``model``'s answers under ``gen`` and ``seed`` are kept."""
+               identity: str | None = None, chat: bool | None = None) -> Path:
+    """Where ``model``'s answers under ``gen`` and ``seed`` are kept. ``chat=False`` (a plain
+    transcript forced by the caller, e.g. for a base model held in memory) is part of the key;
+    otherwise the prompt format follows from the model itself, which the identity covers."""
     gen = gen or GenerationConfig()
     identity = identity or model_identity(model)
     # two backends never share a shard (a model held in memory always runs on transformers)
     backend = "vllm" if _use_vllm() and not identity.startswith("weights:") else "hf"
-    key = _sha({"model": identity, "backend": backend, **gen.key_fields(seed)})
+    key = _sha({"model": identity, "backend": backend, **gen.key_fields(seed),
+                **({"chat": False} if chat is False else {})})
     return Path(folder) / "responses" / (model.replace("/", "__") + f".{key}.jsonl")
 
 
@@ -125,16 +128,18 @@ def batch_seed(seed: int, ids: list[str]) -> int:
 
 def generate(model_spec: str, rows: list[dict], folder: str | Path,
              gen: GenerationConfig | None = None, *, seed: int = 0, progress: bool = True,
-             model=None, tokenizer=None) -> dict:
+             model=None, tokenizer=None, chat: bool | None = None) -> dict:
     """Answer every row's chat ``prompt`` with ``model_spec``; returns {id: response}.
 
     Greedy when ``gen.temperature`` is 0, sampled otherwise (seeded per batch).
     ``model``/``tokenizer`` may be passed to reuse a loaded model (e.g. right after training);
     its weights' fingerprint then keys the cache, and it is converted to ``gen.dtype`` in place.
+    ``chat``: the prompt format (None: :func:`uses_chat` of ``model_spec``; pass it for a model
+    in memory, whose ``model_spec`` is only a label).
     """
     gen = gen or GenerationConfig()
     identity = model_identity(model_spec, model)
-    path = shard_path(Path(folder), model_spec, gen, seed, identity)
+    path = shard_path(Path(folder), model_spec, gen, seed, identity, chat)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = _done(path, rows)
     bs = gen.batch_size
@@ -145,7 +150,8 @@ def generate(model_spec: str, rows: list[dict], folder: str | Path,
             _generate_vllm(model_spec, [r for b in todo for r in b if r["id"] not in done],
                            path, gen, seed)
         else:
-            _generate_hf(model_spec, todo, done, path, gen, seed, progress, model, tokenizer)
+            _generate_hf(model_spec, todo, done, path, gen, seed, progress, model, tokenizer,
+                         chat)
         done = _done(path, rows)
     return {r["id"]: done[r["id"]]["response"] for r in rows}
 
@@ -200,7 +206,8 @@ def render_prompt(tokenizer, messages: list[dict], chat: bool = True) -> str:
     return "".join(out) + "Answer:"
 
 
-def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, tokenizer):
+def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, tokenizer,
+                 chat=None):
     import torch
     from tqdm.auto import tqdm
 
@@ -215,7 +222,7 @@ def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, to
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    chat = uses_chat(model_spec, tokenizer)
+    chat = uses_chat(model_spec, tokenizer) if chat is None else chat
     bar = tqdm(total=sum(map(len, batches)), desc=f"generate {model_spec}", unit="prompt",
                disable=not progress)
     try:
@@ -255,12 +262,20 @@ def _generate_vllm(model_spec, todo, path, gen, seed):  # pragma: no cover - GPU
 
     dtype = {"bf16": "bfloat16", "fp32": "float32"}[gen.dtype]
     llm = LLM(model=resolve(model_spec), seed=seed, dtype=dtype)
+    tok = llm.get_tokenizer()
+    chat = uses_chat(model_spec, tok)
     params = [SamplingParams(max_tokens=gen.max_new_tokens, temperature=gen.temperature,
-                             seed=batch_seed(seed, [r["id"]])) for r in todo]  # per item
-    outs = llm.chat([r["prompt"] for r in todo], params)
+                             seed=batch_seed(seed, [r["id"]]), stop=None if chat else ["\n"])
+              for r in todo]  # per item
+    if chat:
+        outs = llm.chat([r["prompt"] for r in todo], params)
+    else:  # a base model: the same plain transcript as on transformers, cut at the line break
+        outs = llm.generate([render_prompt(tok, r["prompt"], False) for r in todo], params)
+    texts = [o.outputs[0].text.strip() for o in outs]
+    if not chat:
+        texts = [(t.split("\n") or [""])[0] for t in texts]
     _append(path, [{"id": r["id"], "prompt_sha": _prompt_sha(r), "model": model_spec,
-                    "response": o.outputs[0].text.strip()}
-                   for r, o in zip(todo, outs, strict=True)])
+                    "response": t} for r, t in zip(todo, texts, strict=True)])
 
 
 def table(rows: list[dict], folder: str | Path, models: list[str],

@@ -102,12 +102,13 @@ def completion_logps(model, tokenizer, items: list[tuple[list[dict], str]], *,
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device  # e.g. CUDA after a Trainer moved the model
     out = np.empty(len(seqs))
     try:
         with torch.inference_mode():
             for s in tqdm(range(0, len(seqs), batch_size), desc=desc, disable=not progress,
                           leave=False):
-                ids, att, comp = pad_batch(seqs[s:s + batch_size], pad)
+                ids, att, comp = (t.to(device) for t in pad_batch(seqs[s:s + batch_size], pad))
                 out[s:s + len(ids)] = sequence_logps(model, ids, att, comp).float().cpu().numpy()
     finally:
         model.train(was_training)

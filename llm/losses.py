@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from deltatheory.errors import DeltaTheoryError
+from deltatheory.errors import BadData, DeltaTheoryError
 
 __all__ = ["dpo_loss", "dadpo_loss", "weighted_dpo_loss", "weights_from_gap", "WEIGHT_MAPPINGS"]
 
@@ -54,7 +54,7 @@ def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0,
     """
     gap = torch.as_tensor(gap, dtype=torch.float32)
     if not bool(torch.isfinite(gap).all()):
-        raise DeltaTheoryError("the score gaps give non-finite weights (a gap is NaN or infinite)")
+        raise BadData("the score gaps give non-finite weights (a gap is NaN or infinite)")
     if mapping == "linear":
         w = gap.clamp(min=0.0)
     elif mapping == "sigmoid":
@@ -70,7 +70,7 @@ def weights_from_gap(gap, mapping: str = "linear", temperature: float = 1.0,
                                f"{', '.join(WEIGHT_MAPPINGS)}")
     mean = w.mean()
     if not mean > 0:
-        raise DeltaTheoryError(f"the {mapping} weights of these gaps are all zero (no pair's "
+        raise BadData(f"the {mapping} weights of these gaps are all zero (no pair's "
                                "chosen answer scores above its rejected one): nothing to train "
                                "on")
     return w / mean

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deltatheory.errors import DeltaTheoryError
+from deltatheory.errors import BadData, DeltaTheoryError
 
 __all__ = ["CONTROLS", "make_pairs", "synthetic_table", "diagnostics", "save_pairs", "load_pairs"]
 
@@ -25,14 +25,17 @@ def _msg(text: str) -> list[dict]:
 
 def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | None = None,
                utility: Callable[[dict, str], float] | None = None,
-               columns: list[str] | None = None, min_gap: float = 0.0,
+               columns: list[str] | None = None, min_gap: float | None = None,
                drop_identical: bool = True, dolci: bool = False, control: str = "none",
                seed: int = 0, correct: Callable[[dict, str], float] | None = None) -> list[dict]:
     """Pairs from ``table`` rows (id, prompt, one column per model).
 
     Either ``chosen``/``rejected`` name two model columns (the paper: chosen = the bigger model),
     or ``utility`` scores the answers in ``columns`` and the best/worst become chosen/rejected.
-    Filters: identical answers; a utility gap below ``min_gap``; ``dolci`` (OLMo 3's "Dolci
+    Filters: identical answers; a utility gap below ``min_gap`` (None, the default: no gap
+    filter, so a pair whose chosen answer happens to score lower is kept, as delta learning
+    pairs by the models, not by the answers; gaps are compared with a 1e-9 tolerance so that
+    1.0 − 0.9 counts as 0.1); ``dolci`` (OLMo 3's "Dolci
     Think" rule for verifiable tasks: keep a pair only if chosen is correct and rejected wrong,
     by ``correct`` (1/0; the utility when not given)). Controls: ``reversed`` swaps the sides,
     ``tied`` uses the chosen answer on both sides, ``shuffled`` pairs each prompt with another
@@ -65,7 +68,7 @@ def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | 
             c_txt, r_txt = row[cc], row[rc]
         if drop_identical and c_txt.strip() == r_txt.strip():
             continue
-        if cu is not None and cu - ru < min_gap:
+        if min_gap is not None and cu is not None and cu - ru < min_gap - 1e-9:
             continue
         if dolci:
             judge = correct or utility
@@ -77,8 +80,9 @@ def make_pairs(table: list[dict], *, chosen: str | None = None, rejected: str | 
             rec.update(chosen_utility=float(cu), rejected_utility=float(ru))
         out.append(rec)
     if not out:
-        raise DeltaTheoryError("no pairs left after filtering (identical answers, min_gap="
-                               f"{min_gap:g}{', dolci' if dolci else ''})")
+        raise BadData("no pairs left after filtering (identical answers"
+                               + (f", min_gap={min_gap:g}" if min_gap is not None else "")
+                               + (", dolci" if dolci else "") + ")")
     return _apply_control(out, control, seed)
 
 
@@ -142,6 +146,8 @@ def diagnostics(pairs: list[dict], tokenizer=None) -> dict:
          "length_unit": "characters" if tokenizer is None else "tokens",
          "mean_chosen_length": float(lc.mean()), "mean_rejected_length": float(lr.mean()),
          "chosen_longer_rate": float(np.mean(lc > lr)),
+         "empty_rate": float(np.mean([not a.strip() or not b.strip() for a, b in zip(c, r,
+                                                                                  strict=True)])),
          "token_overlap": float(np.mean(overlap))}
     if "chosen_utility" in pairs[0]:
         gap = [p["chosen_utility"] - p["rejected_utility"] for p in pairs]

@@ -7,10 +7,11 @@ finished arms and redoes the rest, so a kill loses at most the arm in flight. Ev
 caches inside its folder is keyed by what determines it (see :mod:`deltatheory.llm.generate`),
 so a redone arm never reuses a piece it did not produce.
 
-Bad input that shows only once an arm runs (a filter that leaves no pairs, weights that are all
-zero) raises :class:`~deltatheory.errors.DeltaTheoryError`: the failing arm's folder is removed,
-and so is the run folder when this call created it and no arm has finished, so no half-written
-run is left behind. Any other exception (a kill, a crash) keeps everything for the resume.
+Bad data that shows only once an arm runs (a filter that leaves no pairs, weights that are all
+zero) raises :class:`~deltatheory.errors.BadData`: the failing arm's folder is removed, and so
+is the run folder when this call created it and no arm has finished, so no half-written run is
+left behind. Any other exception (a kill, a crash, a full disk, a model that cannot be loaded)
+keeps everything for the resume.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from deltatheory._io import ensure_writable, write_json
-from deltatheory.errors import DeltaTheoryError
+from deltatheory.errors import BadData, DeltaTheoryError
 
 __all__ = ["Run"]
 
@@ -94,7 +95,7 @@ class Run:
             t0 = time.perf_counter()
             try:
                 metrics = work(arm, folder)
-            except DeltaTheoryError:
+            except BadData:
                 self._discard(folder)
                 raise
             metrics["seconds"] = round(time.perf_counter() - t0, 1)
@@ -105,6 +106,9 @@ class Run:
     def _discard(self, arm_folder: Path) -> None:
         """Remove a failed arm's folder, and the run folder if this call made it and no arm
         has finished."""
+        arms = (self.folder / "arms").resolve()
+        if arm_folder.resolve().parent != arms:  # never anything but one arm's own folder
+            return
         shutil.rmtree(arm_folder, ignore_errors=True)
         if self.created and not any((self.folder / "arms").glob("*/metrics.json")):
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deltatheory._io import write_json
-from deltatheory.errors import DeltaTheoryError
+from deltatheory.errors import BadData, DeltaTheoryError
 
 __all__ = ["METHODS", "TrainConfig", "train", "reward_stats", "refuse_ignored_options"]
 
@@ -367,7 +367,7 @@ def _with_weights(ds, cfg: TrainConfig):
         w = torch.tensor(ds[cfg.weight_column], dtype=torch.float32)
         if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
             bad = w[~torch.isfinite(w) | (w < 0)]
-            raise DeltaTheoryError(
+            raise BadData(
                 f"weight column {cfg.weight_column!r} must hold finite weights >= 0, not all "
                 f"zero; found {float(bad[0]) if len(bad) else 'all zero'}")
         w = w / w.mean()

@@ -87,6 +87,10 @@ def test_pairs_from_columns_filters_and_controls():
     assert pairs[0]["chosen"] == [{"role": "assistant", "content": "**A**\nx\n**B**\ny"}]
     gap = make_pairs(_table(), chosen="big", rejected="small", utility=_bold, min_gap=1)
     assert [p["id"] for p in gap] == ["a"]
+    # without min_gap a pair whose chosen side scores lower (c: 1 vs 3 sections) is kept
+    kept = make_pairs(_table(), chosen="big", rejected="small", utility=_bold)
+    assert [p["id"] for p in kept] == ["a", "c"]
+    assert kept[1]["chosen_utility"] < kept[1]["rejected_utility"]
     rev = make_pairs(_table(), chosen="big", rejected="small", control="reversed")
     assert rev[0]["chosen"] == pairs[0]["rejected"] and rev[0]["rejected"] == pairs[0]["chosen"]
     tied = make_pairs(_table(), chosen="big", rejected="small", control="tied")
@@ -115,8 +119,7 @@ def test_pairs_bad_input():
 
 
 def test_pair_diagnostics():
-    d = diagnostics(make_pairs(_table(), chosen="big", rejected="small", utility=_bold,
-                               min_gap=-10))
+    d = diagnostics(make_pairs(_table(), chosen="big", rejected="small", utility=_bold))
     assert d["pairs"] == 2 and d["identical_rate"] == 0.0
     assert d["mean_utility_gap"] == pytest.approx(((2 - 1) + (1 - 3)) / 2)
     assert d["chosen_longer_rate"] == 0.5

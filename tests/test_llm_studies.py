@@ -236,3 +236,105 @@ def test_a_base_model_gets_a_plain_transcript(smol_tokenizer):
     msgs = [{"role": "user", "content": "What is 1+2?"}]
     assert render_prompt(smol_tokenizer, msgs, chat=False) == "Question: What is 1+2?\nAnswer:"
     assert render_prompt(smol_tokenizer, msgs, chat=True).endswith("assistant\n")
+
+
+def test_a_choice_task_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
+    from deltatheory.llm.studies import experiment
+
+    cfg = experiment.load_config(overrides={
+        "student": tiny_dir, "task": "arithmetic-choice", "bootstrap": 100,
+        "baseline": "untouched", "ceiling": "other", "logp_probe": 3,
+        "prompts": {"train": 24, "test": 10}, "generation": {"dtype": "fp32"},
+        "train": {"max_steps": 2, "batch_size": 2, "dtype": "fp32", "max_length": 128},
+        "arms": [{"name": "untouched", "method": "none"},
+                 {"name": "dpo", "method": "dpo",
+                  "pairs": {"chosen": tiny_dir, "rejected": f"{tiny_dir}@prune-0.9"}},
+                 {"name": "other", "method": "none", "model": f"{tiny_dir}@prune-0.9"}]})
+    res = experiment.run(cfg, tmp_path / "run", progress=lambda m: None)
+    assert res["metric"] == "accuracy (log-prob choice)"
+    arms = {a["arm"]: a for a in res["arms"]}
+    for a in arms.values():
+        assert len(a["scores"]) == 10 and set(a["scores"]) <= {0.0, 1.0}
+        assert a["metric_mean"] == pytest.approx(np.mean(a["scores"]))
+        assert a["change"] == pytest.approx(a["metric_mean"] - arms["untouched"]["metric_mean"])
+        assert "recovered" in a
+    lp = arms["dpo"]["logps"]
+    assert lp["n"] == 3 and lp["margin_before"] == pytest.approx(
+        lp["chosen_before"] - lp["rejected_before"])
+    # every pair is a disagreement of the two models, kept whichever side is right
+    assert arms["dpo"]["pair_diagnostics"]["identical_rate"] == 0.0
+    assert arms["dpo"]["pair_diagnostics"]["prompts"] == 24
+    assert list((tmp_path / "run" / "responses").glob("*.choice.*.json"))
+    again = experiment.run(cfg, tmp_path / "run", progress=lambda m: None)
+    strip = [{k: v for k, v in a.items() if k != "seconds"} for a in res["arms"]]
+    assert [{k: v for k, v in a.items() if k != "seconds"} for a in again["arms"]] == strip
+
+
+def test_choice_answers_are_keyed_by_dtype_and_candidates(tiny_dir, tmp_path):
+    from deltatheory.llm.choice import choice_answers
+    from deltatheory.llm.tasks import get_task
+
+    rows = get_task("arithmetic-choice").prompts("test", 4, 0)
+    a = choice_answers(tiny_dir, rows, tmp_path, progress=False)
+    assert all(a[r["id"]] in r["candidates"] for r in rows)
+    choice_answers(tiny_dir, rows, tmp_path, dtype="bf16", progress=False)
+    swapped = [{**r, "candidates": r["candidates"][::-1]} for r in rows]
+    b = choice_answers(tiny_dir, swapped, tmp_path, progress=False)
+    assert len(list((tmp_path / "responses").glob("*.choice.*.json"))) == 3
+    assert {r["id"]: a[r["id"]] for r in rows} == b  # the same preference, either order
+
+
+def test_an_existing_out_folder_survives_a_failing_first_arm(tiny_dir, tmp_path):
+    from deltatheory.llm.studies import experiment
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(DeltaTheoryError, match="no pairs left"):
+        experiment.run(_failing(tiny_dir), out, progress=lambda m: None)
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert not (out / "arms" / "filtered").exists()
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", "a/b", ".hidden", "..", "a b"])
+def test_arm_names_must_be_plain_folder_names(bad):
+    from deltatheory.llm.studies.experiment import load_config
+
+    with pytest.raises(DeltaTheoryError, match="arm name"):
+        load_config(overrides={"arms": [{"name": bad, "method": "none"}]})
+    load_config(overrides={"arms": [{"name": "dadpo-b2-0.1", "method": "none"}]})
+
+
+def test_weighted_training_draws_random_weights_from_the_seed(tiny_pairs):
+    from datasets import Dataset
+    from deltatheory.llm.train import TrainConfig, _with_weights
+
+    ds = Dataset.from_list([{**p, "chosen_utility": 1.0, "rejected_utility": 0.0}
+                            for p in tiny_pairs])
+    w = {s: _with_weights(ds, TrainConfig(method="weighted", weight_mapping="random",
+                                          seed=s))["weight"] for s in (0, 0, 1)}
+    again = _with_weights(ds, TrainConfig(method="weighted", weight_mapping="random", seed=0))
+    assert again["weight"] == w[0] and w[0] != w[1]
+    assert np.mean(w[0]) == pytest.approx(1.0)
+
+
+def test_a_base_model_answer_is_one_line_and_cached_apart(tiny_dir, tmp_path):
+    from deltatheory.llm.generate import GenerationConfig, generate, shard_path
+    from deltatheory.llm.models import load
+    from deltatheory.llm.tasks import get_task
+
+    rows = get_task("arithmetic-multiturn").prompts("train", 4, 0)
+    gen = GenerationConfig(max_new_tokens=12, batch_size=2)
+    model, tok = load(tiny_dir)
+    plain = generate("tiny", rows, tmp_path, gen, model=model, tokenizer=tok, chat=False,
+                     progress=False)
+    assert all("\n" not in a for a in plain.values())
+    chat = generate("tiny", rows, tmp_path, gen, model=model, tokenizer=tok, chat=True,
+                    progress=False)
+    assert len(chat) == len(plain)
+    from deltatheory.llm.generate import model_identity
+
+    ident = model_identity("tiny", model)
+    assert shard_path(tmp_path, "tiny", gen, 0, ident, False) != shard_path(tmp_path, "tiny",
+                                                                             gen, 0, ident)
+    assert shard_path(tmp_path, "tiny", gen, 0, ident, False).exists()

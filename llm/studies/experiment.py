@@ -29,6 +29,7 @@ TRL's reward accuracy and margin.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from deltatheory.stats import bootstrap_ci
 
 from ..choice import choice_answers
 from ..config import build, merge, read_yaml, to_dict
-from ..generate import GenerationConfig, generate, table
+from ..generate import GenerationConfig, generate, table, uses_chat
 from ..pairs import CONTROLS, diagnostics, load_pairs, make_pairs, save_pairs, synthetic_table
 from ..runs import Run
 from ..tasks import get_task
@@ -64,7 +65,7 @@ class Arm:
     method: str = "dpo"
     pairs: dict | None = None
     control: str = "none"
-    min_gap: float = 0.0
+    min_gap: float | None = None
     dolci: bool = False
     drop_identical: bool = True
     train: dict = field(default_factory=dict)
@@ -148,6 +149,12 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     names = [a.name for a in cfg.arms]
     if "" in names or len(set(names)) != len(names):
         raise DeltaTheoryError(f"every arm needs a unique name; got {names}")
+    for n in names:
+        if not _ARM_NAME.match(n):
+            raise DeltaTheoryError(f"arm name {n!r} must be letters, digits and . _ = + - "
+                                   "(it names a folder), starting with a letter or digit")
+    if cfg.baseline is not None and cfg.baseline == cfg.ceiling:
+        raise DeltaTheoryError(f"baseline and ceiling are the same arm {cfg.baseline!r}")
     for key in ("baseline", "ceiling"):
         ref = getattr(cfg, key)
         if ref is not None and ref not in names:
@@ -155,6 +162,12 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     if cfg.ceiling is not None and cfg.baseline is None:
         raise DeltaTheoryError("ceiling needs a baseline: the recovered share is measured from "
                                "the baseline arm to the ceiling arm")
+    for arm in cfg.arms:
+        g = arm.min_gap
+        if g is not None and (isinstance(g, bool) or not isinstance(g, int | float)
+                              or not np.isfinite(g)):
+            raise DeltaTheoryError(f"arm {arm.name!r}: min_gap={g!r} must be a finite number "
+                                   "(or left out: no gap filter)")
     if isinstance(cfg.logp_probe, bool) or not isinstance(cfg.logp_probe, int) \
             or cfg.logp_probe < 0:
         raise DeltaTheoryError(f"logp_probe={cfg.logp_probe!r} must be a whole number >= 0")
@@ -171,6 +184,9 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
                                    "{synthetic: …}, {chosen: …, rejected: …}, {utility: […]}")
     get_task(cfg.task)
     return cfg
+
+
+_ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
 
 def models_of(cfg: ExperimentConfig) -> list[str]:
@@ -255,7 +271,8 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
         else:
             answers = generate(arm.name, test_rows, folder / "eval",
                                dataclasses.replace(config.generation, temperature=0.0),
-                               seed=config.seed, model=model, tokenizer=tok)
+                               seed=config.seed, model=model, tokenizer=tok,
+                               chat=uses_chat(start, tok))
         scores = [task.score(r, answers[r["id"]]) for r in test_rows]
         metrics.update(metric_mean=float(np.mean(scores)),
                        metric_ci95=bootstrap_ci(scores, config.bootstrap, config.seed),
