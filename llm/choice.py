@@ -30,6 +30,8 @@ def choice_margins(model, tokenizer, rows: list[dict], *, batch_size: int = 32,
 
     ``model`` is run in eval mode without gradients, in the dtype it has. ``fast``: share the
     prompts' computation between candidates and items (see the module docstring).
+    ``batch_size``: items per forward pass on the fast path (each item's prompt runs once, its
+    candidates' differing tails are short), sequences per pass on the plain one.
     """
     if batch_size < 1:
         raise DeltaTheoryError(f"batch_size={batch_size} must be at least 1")
@@ -40,7 +42,7 @@ def choice_margins(model, tokenizer, rows: list[dict], *, batch_size: int = 32,
                                    "arithmetic-choice")
     if fast:
         lp = shared_prefix_logps(model, tokenizer, [(r["prompt"], r["candidates"]) for r in rows],
-                                 batch_size=max(1, batch_size // 2), progress=progress,
+                                 batch_size=batch_size, progress=progress,
                                  desc=desc)
         return lp[:, 0] - lp[:, 1]
     items = [(r["prompt"], c) for r in rows for c in r["candidates"]]
@@ -58,9 +60,10 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
     array (items, answers). Each (prompt, answer) is tokenised as
     :func:`~deltatheory.llm.logprobs.encode_completion` does; the tokens every item's prompt
     starts with (the chat template's system prompt) are run once, and their key/value cache is
-    reused for every batch; each item's remaining prompt tokens run once for all its answers;
-    the answers then run on top of that cache, and the LM head is applied only at positions
-    that predict an answer token. RoPE positions are given explicitly, so padding between the
+    reused for every batch; each item's remaining prompt tokens, and the answer tokens all its
+    answers start with (``"72 + 44 = 11"`` of ``"… = 116"`` and ``"… = 118"``), run once for all
+    its answers; each answer's own tail then runs on top of that cache, and the LM head is
+    applied only at positions that predict an answer token. RoPE positions are given explicitly, so padding between the
     prompt and the answer changes nothing. Same values as scoring each sequence on its own, to
     float tolerance.
     """
@@ -81,12 +84,22 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
     for prompt, answers in items:
         seqs = [encode_completion(tokenizer, prompt, a) for a in answers]
         head = seqs[0][0][:seqs[0][1]]
-        enc.append((head, [ids[h:] for ids, h in seqs]))
+        tails = [ids[h:] for ids, h in seqs]
+        # answer tokens every answer starts with join the item's own run (each answer keeps
+        # at least one token of its own, so a prefix answer or identical answers still work)
+        c = min(map(len, tails)) - 1
+        for t in tails[1:]:
+            k = 0
+            while k < c and t[k] == tails[0][k]:
+                k += 1
+            c = k
+        c = max(c, 0)
+        enc.append((head + tails[0][:c], [t[c:] for t in tails], c))
     # the shared prefix: common to every prompt, leaving each at least one token of its own
     # (that token's hidden state predicts the first answer token)
-    p = min(len(h) for h, _ in enc) - 1
+    p = min(len(h) - c for h, _, c in enc) - 1
     first = enc[0][0]
-    for h, _ in enc[1:]:
+    for h, _, _ in enc[1:]:
         k = 0
         while k < p and h[k] == first[k]:
             k += 1
@@ -117,7 +130,8 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
                           leave=False):
                 chunk = enc[s:s + batch_size]
                 b = len(chunk)
-                own = [h[p:] for h, _ in chunk]
+                own = [h[p:] for h, _, _ in chunk]
+                shared = torch.tensor([c for _, _, c in chunk], device=device)
                 ws = max(map(len, own))
                 q_ids = torch.full((b, ws), pad, dtype=torch.long)
                 q_mask = torch.zeros((b, ws), dtype=torch.long)
@@ -136,9 +150,17 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
                               use_cache=True).last_hidden_state
                 lens = torch.tensor([len(x) for x in own], device=device)
                 first_lp = logp(hid[torch.arange(b, device=device), lens - 1])      # (b, V)
+                # the shared answer tokens: position t predicts own token t + 1
+                t = torch.arange(ws - 1, device=device)[None]
+                sel = (t >= (lens - 1 - shared)[:, None]) & (t <= (lens - 2)[:, None])
+                common = torch.zeros(b, dtype=torch.float32, device=device)
+                if sel.any():
+                    lp_sel = logp(hid[:, :-1][sel]).gather(-1, q_ids[:, 1:][sel][:, None])[:, 0]
+                    rows_ = torch.arange(b, device=device)[:, None].expand_as(sel)
+                    common = common.index_add(0, rows_[sel], lp_sel)
                 # every answer of every item, on a copy of its item's cache
                 cache.batch_repeat_interleave(n_ans)
-                ans = [a for _, answers in chunk for a in answers]
+                ans = [a for _, answers, _ in chunk for a in answers]
                 wc = max(map(len, ans))
                 a_ids = torch.full((b * n_ans, wc), pad, dtype=torch.long)
                 a_mask = torch.zeros((b * n_ans, wc), dtype=torch.long)
@@ -159,6 +181,7 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
                     0, rows_[keep], rest)
                 total += first_lp.repeat_interleave(n_ans, 0).gather(
                     -1, a_ids[:, :1])[:, 0] * a_mask[:, 0]
+                total += common.repeat_interleave(n_ans, 0)
                 out[s:s + b] = total.view(b, n_ans).cpu().numpy()
     finally:
         model.train(was_training)

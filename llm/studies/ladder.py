@@ -22,9 +22,9 @@ questions no split asks). For every (chosen, rejected) pair of teachers in ``pai
    for the pairs in ``coin_flip``, a zero-delta control whose side is a coin flip on each item.
    Every arm trains the same number of optimizer steps with the same batch (``train.max_steps``
    × ``train.batch_size``; a seeded sample of the pairs, cycled when there are fewer), so arms
-   differ in what their pairs say, not in how many there are. The held-out accuracy is recorded
-   at ``checkpoints`` points during training (on the first ``items.curve`` held-out items) and
-   on every held-out item at the end.
+   differ in what their pairs say, not in how many there are. A DPO arm's held-out accuracy is
+   recorded at ``checkpoints`` points during training (on the first ``items.curve`` held-out
+   items); every arm's on every held-out item at the end.
 3. **Compare.** Per pair, the seed-averaged DPO gain with a paired bootstrap CI over items; the
    Spearman ρ over pairs of that gain against κ and against every simple predictor, each with a
    bootstrap CI over pairs.
@@ -77,15 +77,15 @@ PREDICTORS = {
 
 @dataclass(frozen=True)
 class Items:
-    train: int = 1200
+    train: int = 1000
     test: int = 2000
-    curve: int = 400  # the held-out subset scored at each checkpoint
+    curve: int = 200  # the held-out subset scored at each checkpoint (DPO arms)
 
 
 def _ladder_train() -> TrainConfig:
     # the study's own training settings, visible here (TrainConfig holds the rest)
     return TrainConfig(method="dpo", learning_rate=2.0e-4, batch_size=8, max_length=128,
-                       max_steps=24, subsample=True, precompute_ref=True)
+                       max_steps=12, subsample=True, precompute_ref=True)
 
 
 def _quick() -> dict:
@@ -112,7 +112,7 @@ class LadderConfig:
     checkpoints: int = 4
     items: Items = field(default_factory=Items)
     dtype: str = "bf16"  # scoring dtype
-    batch_size: int = 32  # scoring batch
+    batch_size: int = 64  # scoring batch (items per forward pass)
     bootstrap: int = 2000
     train: TrainConfig = field(default_factory=_ladder_train)
     quick: dict = field(default_factory=_quick)
@@ -242,7 +242,7 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
     ident = model_identity(spec, model)
     items = {s: [[r["id"], r["prompt"], r["candidates"]] for r in rows]
              for s, rows in rows_by_split.items()}
-    key = hashlib.sha256(json.dumps([ident, cfg.dtype, cfg.batch_size, "shared-prefix", items],
+    key = hashlib.sha256(json.dumps([ident, cfg.dtype, cfg.batch_size, "shared-prefix-2", items],
                                     sort_keys=True).encode()).hexdigest()[:12]
     path = folder / "labels" / (spec.replace("/", "__") + f".{key}.json")
     if path.exists():
@@ -312,7 +312,11 @@ _PREDICTORS_VERSION = 2  # bump when pair_predictors or completion_hidden change
 
 
 class _Curve:
-    """A TrainerCallback that scores the model on the curve items at the checkpoint steps."""
+    """A TrainerCallback that scores the model on the curve items at the checkpoint steps.
+
+    The model is scored as the final model is (a copy, LoRA merged, in the scoring dtype, on
+    the training device), so the curve's step 0 is the student's own score on those items and its last
+    point the trained model's: both come from the full evaluations and are not run here."""
 
     def __init__(self, steps, rows, tokenizer, dtype, batch_size):
         self.steps, self.rows, self.tok = set(steps), rows, tokenizer
@@ -325,10 +329,6 @@ class _Curve:
         outer = self
 
         class Cb(TrainerCallback):
-            def on_train_begin(self, args, state, control, model=None, **kw):
-                # step 0 on the training device, scored exactly as the checkpoints are
-                outer.points.append({"step": 0, "accuracy": outer.score(model)})
-
             def on_step_end(self, args, state, control, model=None, **kw):
                 if state.global_step in outer.steps:
                     outer.points.append({"step": state.global_step,
@@ -337,18 +337,18 @@ class _Curve:
         return Cb()
 
     def score(self, model) -> float:
-        import contextlib
+        import copy
 
         import torch
 
         from ..choice import choice_margins
 
-        device = next(model.parameters()).device.type
-        ctx = (torch.autocast(device, dtype=torch.bfloat16) if self.dtype == "bf16"
-               else contextlib.nullcontext())
-        with ctx:
-            m = choice_margins(model, self.tok, self.rows, batch_size=self.batch,
-                               progress=False)
+        frozen = copy.deepcopy(model)
+        if hasattr(frozen, "merge_and_unload"):  # LoRA merged as train() merges it at the end
+            frozen = frozen.merge_and_unload()
+        frozen = frozen.to(torch.bfloat16 if self.dtype == "bf16" else torch.float32)
+        m = choice_margins(frozen, self.tok, self.rows, batch_size=self.batch, progress=False)
+        del frozen
         truth = np.array([r["truth"] for r in self.rows])
         return float(np.mean((m > 0).astype(int) == truth))
 
@@ -471,22 +471,29 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
                                        seed, control=arm["control"])
         metrics["n_pairs"] = len(pairs)
         after_m = np.array(margin[student]["test"])
+        steps = checkpoint_steps(tcfg.max_steps, config.checkpoints)
         curve = [{"step": 0, "accuracy": float(before[:len(curve_rows)].mean())}]
+        cb = None
         if pairs:
             model, tok = load(student)
-            cb = _Curve(checkpoint_steps(tcfg.max_steps, config.checkpoints), curve_rows, tok,
-                        tcfg.dtype, config.batch_size)
+            # the curve is drawn for the DPO arms (controls and SFT: start and end only)
+            if arm["method"] == "dpo" and arm["control"] == "none":
+                cb = _Curve(steps[:-1], curve_rows, tok, config.dtype, config.batch_size)
             progress(f"arm {arm['name']}: {tcfg.method} on {len(pairs)} pairs, "
                      f"{tcfg.max_steps} steps ({short[c]} > {short[r]}, {arm['control']})")
             model, tok, log = train(student, Dataset.from_list(pairs), folder, tcfg,
-                                    model=model, tokenizer=tok, save=False, callbacks=[cb()])
-            curve = cb.points  # step 0 scored as the checkpoints are, not as the final eval
+                                    model=model, tokenizer=tok, save=False,
+                                    callbacks=[cb()] if cb else [])
             metrics.update(reward_stats(log), train_config=dataclasses.asdict(tcfg),
                            trained_fingerprint=fingerprint(model))
             after_m = np.array(margins(student, {"test": rows["test"]}, config, folder,
                                        model=model, tokenizer=tok, progress=False)["test"])
             del model
         after = ((after_m > 0).astype(int) == truth["test"]).astype(float)
+        # step 0 and the last step from the full evaluations (curve items are the first test
+        # items, scored the same way); the steps between from the callback
+        curve += (cb.points if cb else []) + [{"step": steps[-1],
+                                                "accuracy": float(after[:len(curve_rows)].mean())}]
         sign = 2 * truth["test"] - 1
         mb, ma = np.array(margin[student]["test"]) * sign, after_m * sign
         metrics.update(
