@@ -17,7 +17,7 @@ FIGURES = (
     "fig4_training",
     "fig5_heatmap",
     "fig6_pref_vs_sft",
-    "fig7_ladder",
+    "fig8_ladder_study",
 )
 
 

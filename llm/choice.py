@@ -215,7 +215,7 @@ def choice_answers(model_spec: str, rows: list[dict], folder, *, model=None, tok
     dtype = normalize_dtype(dtype)
     identity = model_identity(model_spec, model)
     key = hashlib.sha256(json.dumps({"model": identity, "dtype": dtype, "batch": batch_size,
-                                     "scorer": "shared-prefix",
+                                     "scorer": "shared-prefix-2",
                                      "rows": [[r["id"], r["prompt"],
                                                                  r["candidates"]] for r in rows]},
                                     sort_keys=True).encode()).hexdigest()[:12]
@@ -225,9 +225,9 @@ def choice_answers(model_spec: str, rows: list[dict], folder, *, model=None, tok
     if model is None:
         model, tokenizer = load(model_spec, dtype=dtype)
     else:
-        import torch
+        from .models import to_dtype
 
-        model = model.to(torch.bfloat16 if dtype == "bf16" else torch.float32)
+        model = to_dtype(model, dtype)
     labels = choose(model, tokenizer, rows, batch_size=batch_size, progress=progress,
                     desc=f"choose {model_spec}")
     out = {r["id"]: r["candidates"][0 if lab == 1 else 1] for r, lab in zip(rows, labels,

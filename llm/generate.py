@@ -216,7 +216,9 @@ def _generate_hf(model_spec, batches, done, path, gen, seed, progress, model, to
     if model is None:
         model, tokenizer = load(model_spec, dtype=gen.dtype)
     else:  # a model in memory runs in the configured dtype too (converted in place)
-        model = model.to(torch.bfloat16 if gen.dtype == "bf16" else torch.float32)
+        from .models import to_dtype
+
+        model = to_dtype(model, gen.dtype)
     was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"

@@ -28,7 +28,7 @@ from deltatheory._io import atomic_dir
 from deltatheory.errors import DeltaTheoryError
 
 __all__ = ["BUILTIN", "ModelSpec", "parse_spec", "resolve", "load", "cache_dir", "list_models",
-           "normalize_dtype", "folder_hash", "fingerprint"]
+           "normalize_dtype", "folder_hash", "fingerprint", "to_dtype"]
 
 BUILTIN = {
     "smollm2-135m-instruct": {
@@ -201,6 +201,33 @@ def folder_hash(folder: Path) -> str:
     except (OSError, DeltaTheoryError):
         pass  # a read-only cache only costs the re-hash
     return digest
+
+
+def to_dtype(model, dtype: str):
+    """``model`` converted to the scoring dtype (``bf16``/``fp32``, or a torch dtype) the way
+    ``from_pretrained(dtype=…)`` loads it: weights converted, rotary-position frequency buffers
+    (``inv_freq``) left in float32. A plain ``model.to(torch.bfloat16)`` rounds those too, which
+    shifts every RoPE angle (by ~0.1 rad at position 50) and makes a trained model in memory
+    score differently from the same weights loaded from disk.
+
+    >>> import torch
+    >>> m = torch.nn.Linear(2, 2)
+    >>> m.register_buffer("inv_freq", torch.tensor([1 / 3.0]))
+    >>> m = to_dtype(m, "bf16")
+    >>> m.weight.dtype, m.inv_freq.dtype
+    (torch.bfloat16, torch.float32)
+    """
+    import torch
+
+    if not isinstance(dtype, torch.dtype):
+        dtype = torch.bfloat16 if normalize_dtype(dtype) == "bf16" else torch.float32
+    keep = {n: b.detach().clone() for n, b in model.named_buffers()
+            if n.rsplit(".", 1)[-1] in ("inv_freq", "original_inv_freq")}
+    model = model.to(dtype)
+    for name, b in keep.items():
+        owner, _, leaf = name.rpartition(".")
+        (model.get_submodule(owner) if owner else model)._buffers[leaf] = b
+    return model
 
 
 def fingerprint(model) -> str:

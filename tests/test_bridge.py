@@ -195,9 +195,10 @@ def test_cli_json_has_the_documented_keys(tmp_path):
 def test_shipped_measurement_file_runs(tmp_path):
     from importlib import resources
 
-    path = resources.files("deltatheory").joinpath("data", "ladder_smollm2_predictions.csv")
+    path = resources.files("deltatheory").joinpath("data",
+                                                   "ladder_study_smollm2_predictions.csv")
     res = runner.invoke(app, ["bridge", "--predictions", str(path), "--chosen", "prune-0.3",
-                              "--rejected", "prune-0.4", "--json", "--bootstrap", "200"])
+                              "--rejected", "prune-0.42", "--json", "--bootstrap", "200"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["n_items"] >= MIN_ITEMS
 

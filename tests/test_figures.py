@@ -230,19 +230,33 @@ def test_script_runs_standalone(tmp_path):
     assert r.returncode == 2 and "--seed=-1" in r.stderr
 
 
-def test_fig7_ladder_data_is_consistent(saved):
-    d = saved["fig7_ladder"]
-    by = {(a["chosen"], a["rejected"]): a for a in d["arms"]}
-    for (c, r), a in by.items():
-        assert a["n_pairs"] == by[(r, c)]["n_pairs"]
-        if a["bridge"]:  # swapping chosen and rejected flips κ exactly (v → −v)
-            assert a["bridge"]["kappa"] == pytest.approx(-by[(r, c)]["bridge"]["kappa"])
+def test_fig8_ladder_study_data_is_consistent(saved):
+    """The shipped ladder study: its summary numbers follow from its own arms."""
     from deltatheory.stats import spearman_ci
 
-    ok = [a for a in d["arms"] if a["bridge"]]
-    rho = spearman_ci([a["bridge"]["kappa"] for a in ok], [a["observed_gain"] for a in ok],
-                      d["config"]["bootstrap"], d["config"]["seed"])
-    assert rho.rho == pytest.approx(d["spearman"]["rho"])
+    d = saved["fig8_ladder_study"]
+    cfg = d["config"]
+    arms = {a["arm"]: a for a in d["arms"]}
+    budget = {"steps": cfg["train"]["max_steps"], "batch_size": cfg["train"]["batch_size"],
+              "updates": cfg["train"]["max_steps"] * cfg["train"]["batch_size"]
+              * cfg["train"]["grad_accum"]}
+    assert all(a["budget"] == budget for a in arms.values())  # every arm, the same budget
+    start = {a["curve"][0]["accuracy"] for a in arms.values()}
+    assert len(start) == 1  # every curve starts at the untrained student
+    for p in d["pairs"]:
+        seeds = [arms[f"{p['pair']}.dpo.s{k}"]["observed_gain"] for k in cfg["seeds"]]
+        # the gain of the seed-averaged correctness is the mean of the seeds' gains
+        assert p["dpo_gain"] == pytest.approx(np.mean(seeds))
+        assert p["dpo_gain_per_seed"] == pytest.approx(seeds)
+        lo, hi = p["dpo_gain_ci95"]
+        assert lo <= p["dpo_gain"] <= hi
+        assert p["sft_gain"] == arms[f"{p['pair']}.sft"]["observed_gain"]
+        assert p["reversed_gain"] == arms[f"{p['pair']}.reversed"]["observed_gain"]
+        assert [c["step"] for c in p["curve"]][-1] == cfg["train"]["max_steps"]
+    scored = [p for p in d["pairs"] if p.get("bridge")]
+    rho = spearman_ci([p["bridge"]["kappa"] for p in scored], [p["dpo_gain"] for p in scored],
+                      cfg["bootstrap"], cfg["seed"])
+    assert rho.rho == pytest.approx(d["spearman"]["kappa"]["rho"])
     assert d["settings"]["command"].startswith("deltatheory llm ladder")
 
 

@@ -237,7 +237,7 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
 
     from ..choice import choice_margins
     from ..generate import model_identity
-    from ..models import load
+    from ..models import load, to_dtype
 
     ident = model_identity(spec, model)
     items = {s: [[r["id"], r["prompt"], r["candidates"]] for r in rows]
@@ -251,8 +251,8 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
         model, tokenizer = load(spec, dtype=cfg.dtype)
         if torch.cuda.is_available():  # scored where trained arms are scored
             model = model.to("cuda")
-    else:
-        model = model.to(torch.bfloat16 if cfg.dtype == "bf16" else torch.float32)
+    else:  # converted as load() converts (RoPE frequencies stay float32)
+        model = to_dtype(model, cfg.dtype)
     out = {split: choice_margins(model, tokenizer, rows, batch_size=cfg.batch_size,
                                  progress=progress,
                                  desc=f"{short_name(spec, cfg.student)} / {split}").tolist()
@@ -339,14 +339,13 @@ class _Curve:
     def score(self, model) -> float:
         import copy
 
-        import torch
-
         from ..choice import choice_margins
+        from ..models import to_dtype
 
         frozen = copy.deepcopy(model)
         if hasattr(frozen, "merge_and_unload"):  # LoRA merged as train() merges it at the end
             frozen = frozen.merge_and_unload()
-        frozen = frozen.to(torch.bfloat16 if self.dtype == "bf16" else torch.float32)
+        frozen = to_dtype(frozen, self.dtype)
         m = choice_margins(frozen, self.tok, self.rows, batch_size=self.batch, progress=False)
         del frozen
         truth = np.array([r["truth"] for r in self.rows])
@@ -477,7 +476,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
         if pairs:
             model, tok = load(student)
             # the curve is drawn for the DPO arms (controls and SFT: start and end only)
-            if arm["method"] == "dpo" and arm["control"] == "none":
+            if arm["method"] != "sft" and arm["control"] == "none":
                 cb = _Curve(steps[:-1], curve_rows, tok, config.dtype, config.batch_size)
             progress(f"arm {arm['name']}: {tcfg.method} on {len(pairs)} pairs, "
                      f"{tcfg.max_steps} steps ({short[c]} > {short[r]}, {arm['control']})")
