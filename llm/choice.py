@@ -63,9 +63,9 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
     reused for every batch; each item's remaining prompt tokens, and the answer tokens all its
     answers start with (``"72 + 44 = 11"`` of ``"… = 116"`` and ``"… = 118"``), run once for all
     its answers; each answer's own tail then runs on top of that cache, and the LM head is
-    applied only at positions that predict an answer token. RoPE positions are given explicitly, so padding between the
-    prompt and the answer changes nothing. Same values as scoring each sequence on its own, to
-    float tolerance.
+    applied only at positions that predict an answer token. RoPE positions are given
+    explicitly, so padding between the prompt and the answer changes nothing. Same values as
+    scoring each sequence on its own, to float tolerance.
     """
     import torch
     from tqdm.auto import tqdm

@@ -330,8 +330,9 @@ def test_choice_margins_match_unbatched_log_probs(tiny_dir):
 @pytest.mark.parametrize("task", ["arithmetic-choice", "arithmetic-multiturn"])
 def test_shared_prefix_scoring_equals_scoring_each_sequence(tiny_dir, task):
     """The fast path (shared system prompt, one pass per item over its prompt and the answer
-    tokens all its answers start with, LM head only on answer tokens) gives every answer's log-probability as scoring its sequence alone does, for
-    prompts of different lengths (multi-turn) and answers of different lengths."""
+    tokens all its answers start with, LM head only on answer tokens) gives every answer's
+    log-probability as scoring its sequence alone does, for prompts of different lengths
+    (multi-turn) and answers of different lengths."""
     from deltatheory.llm.choice import choice_margins, shared_prefix_logps
     from deltatheory.llm.logprobs import completion_logps
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -352,6 +353,10 @@ def test_shared_prefix_scoring_equals_scoring_each_sequence(tiny_dir, task):
                              batch_size=5, progress=False).reshape(len(rows), 3)
     assert np.abs(plain).min() > 0.5  # real log-probabilities, not zeros
     np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-4)
+    # one item alone: its whole prompt is the "shared" prefix, up to the last prompt token
+    for i in (4, 5, 6):
+        one = shared_prefix_logps(model, tok, [items[i]], batch_size=1, progress=False)
+        np.testing.assert_allclose(one[0], plain[i], rtol=1e-4, atol=1e-4)
     if task == "arithmetic-choice":
         np.testing.assert_allclose(choice_margins(model, tok, rows, progress=False, fast=True),
                                    choice_margins(model, tok, rows, progress=False, fast=False),
@@ -593,3 +598,26 @@ def test_cli_every_command_refuses_bad_input_in_one_line(tmp_path):
         assert match in r.stderr and r.stderr.strip().count("\n") == 0, (args, r.stderr)
         assert "Traceback" not in r.output
     assert not out.exists(), "a refused command must not create its output folder"
+
+
+def test_a_model_in_memory_scores_as_the_same_weights_loaded_from_disk(tiny_dir):
+    """The ladder scores a trained model (fp32 in memory, LoRA merged) converted to bf16 and
+    the untrained student loaded in bf16; the two must agree exactly when the weights are the
+    same, or every observed gain carries an offset. A plain ``.to(torch.bfloat16)`` rounds the
+    RoPE frequencies that ``from_pretrained`` keeps in float32, and does not agree."""
+    from deltatheory.llm.choice import choice_margins
+    from deltatheory.llm.models import load, to_dtype
+    from peft import LoraConfig, get_peft_model
+
+    rows = get_task("addition-choice").prompts("test", 12, seed=0)
+    m16, tok = load(tiny_dir, dtype="bfloat16")
+    ref = choice_margins(m16, tok, rows, batch_size=4, progress=False)
+    m32, _ = load(tiny_dir)
+    lora = get_peft_model(m32, LoraConfig(r=4, target_modules="all-linear",
+                                           task_type="CAUSAL_LM"))  # untrained: B = 0
+    got = choice_margins(to_dtype(lora.merge_and_unload(), "bf16"), tok, rows, batch_size=4,
+                         progress=False)
+    np.testing.assert_array_equal(got, ref)
+    plain = choice_margins(load(tiny_dir)[0].to(torch.bfloat16), tok, rows, batch_size=4,
+                           progress=False)
+    assert not np.array_equal(plain, ref)

@@ -315,8 +315,9 @@ class _Curve:
     """A TrainerCallback that scores the model on the curve items at the checkpoint steps.
 
     The model is scored as the final model is (a copy, LoRA merged, in the scoring dtype, on
-    the training device), so the curve's step 0 is the student's own score on those items and its last
-    point the trained model's: both come from the full evaluations and are not run here."""
+    the training device), so the curve's step 0 is the student's own score on those items
+    and its last point the trained model's: both come from the full evaluations and are not
+    run here."""
 
     def __init__(self, steps, rows, tokenizer, dtype, batch_size):
         self.steps, self.rows, self.tok = set(steps), rows, tokenizer
