@@ -88,7 +88,8 @@ def plot(data: dict):
     r = data["spearman"]["kappa"]
     rho = "n/a" if r["rho"] is None else f"{r['rho']:+.2f}" + (
         f" [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}]" if r["ci95"] else "")
-    ax.set_title(f"κ vs DPO gain: Spearman ρ = {rho}, {r['n']} pairs")
+    ax.text(0.03, 0.97, f"Spearman ρ = {rho}\n{r['n']} pairs", transform=ax.transAxes,
+            ha="left", va="top", fontsize=5)
     ax.legend(loc="best")
 
     # (b) ρ for every predictor
