@@ -41,13 +41,19 @@ class Run:
         self.created = created  # this call made the folder
 
     @classmethod
-    def open(cls, out: str | Path, config: dict, models: Iterable[str] = ()) -> Run:
+    def open(cls, out: str | Path, config: dict, models: Iterable[str] = (),
+             code_version: str | None = None) -> Run:
         """Create ``out`` with ``config.json``, or reopen it if it holds the same config.
 
         ``models``: every model spec the run reads. Their identities (content hashes, see
         :func:`deltatheory.llm.generate.model_identity`) are stored with the config, so a
         resume after a model folder changed (``runA/model`` retrained, say) is refused instead
         of mixing arms of the old model with arms of the new one.
+
+        ``code_version``: the study's own version of how it computes an arm (a constant the
+        study bumps whenever a change alters any number an arm writes). Stored with the config;
+        a resume by other code, or of a folder that recorded none, is refused, so arms computed
+        two ways never sit in one run.
         """
         from .generate import model_identity
 
@@ -59,9 +65,14 @@ class Run:
             old = json.loads(path.read_text())
             old.pop("started", None)
             old_ids = old.pop("model_identities", None)
+            old_version = old.pop("code_version", None)
             if old != json.loads(json.dumps(config)):
                 raise DeltaTheoryError(f"{path} holds a different configuration: resume with the "
                                        "same config or use another --out")
+            if old_version != code_version:
+                raise DeltaTheoryError(f"{out} was started by study code version {old_version!r}, "
+                                       f"this is {code_version!r}: its finished arms were computed "
+                                       "differently; use another --out")
             if old_ids is None:  # started by a version that did not record them: record now
                 full = json.loads(path.read_text())
                 write_json(path, {**full, "model_identities": ids})
@@ -72,7 +83,8 @@ class Run:
                                        f"({old_ids.get(changed[0])} -> {ids[changed[0]]}): its "
                                        "finished arms are of the old model; use another --out")
         else:
-            write_json(path, {**config, "model_identities": ids,
+            stamp = {"code_version": code_version} if code_version is not None else {}
+            write_json(path, {**config, "model_identities": ids, **stamp,
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         return cls(out, config, created=fresh)
 

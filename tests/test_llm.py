@@ -403,6 +403,28 @@ def test_ladder_config_errors(tmp_path):
     assert r.exit_code == 2 and "at least two" in r.output
 
 
+def test_the_ladder_cli_runs_the_shipped_study_by_default(monkeypatch, tmp_path):
+    """`deltatheory llm ladder` with no config runs experiments/ladder.yaml (a link to the
+    packaged study file), quick or not."""
+    import os
+
+    from deltatheory.llm.studies import ladder
+
+    assert os.path.samefile("experiments/ladder.yaml", ladder.STUDY)
+    seen = []
+
+    def fake_run(cfg, out, progress=print):
+        seen.append(cfg)
+        raise DeltaTheoryError("stop here")
+
+    monkeypatch.setattr(ladder, "run", fake_run)
+    for args, quick in ([], False), (["--quick"], True):
+        r = runner.invoke(app, ["llm", "ladder", *args, "--out", str(tmp_path / "x")])
+        assert r.exit_code == 2 and "stop here" in r.output, r.output
+        assert seen[-1] == ladder.load_config("experiments/ladder.yaml", quick=quick)
+    assert len(seen[0].pairs) >= 10 and seen[0] != ladder.load_config()
+
+
 def test_ladder_with_a_model_that_cannot_load_leaves_no_run_folder(tmp_path):
     f = tmp_path / "l.yaml"
     f.write_text("rungs: [smollm2-135m-instruct@prune-0.3, /no/such/model/folder]\n")
@@ -457,10 +479,63 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     for f in ("ladder.json", "ladder.md", "ladder.png", "config.json", "predictors.json"):
         assert (tmp_path / f).stat().st_size > 0
     assert not list(tmp_path.glob("arms/*/model")), "the ladder keeps trained weights in memory"
+    # the seed-averaged DPO gain's CI resamples seeds and items (not items alone)
+    from deltatheory.stats import seeds_items_ci
+    rows = [line.split(",") for line in pc[1:]]
+    before = np.array([float(r[1] == r[2]) for r in rows])  # the student right, per item
+    assert before.mean() == pytest.approx(m[0]["accuracy_before"])
+    assert p["dpo_gain_ci95"] == seeds_items_ci(before, [x["correct_after"] for x in m],
+                                                cfg.bootstrap, cfg.seed)
     msgs.clear()
     again = run(cfg, tmp_path, progress=msgs.append)
     assert sum("done earlier" in m for m in msgs) == len(names)
     assert again["arms"] == s["arms"] and again["pairs"] == s["pairs"]
+    # a kill loses at most the arm in flight: with an arm and a pair's training-free scores
+    # lost, the resumed run redoes exactly those and writes what the uninterrupted run wrote
+    import shutil
+    shutil.rmtree(tmp_path / "arms" / "prune-0.2-over-prune-0.6.dpo.s1")
+    full = json.loads((tmp_path / "predictors.json").read_text())
+    (tmp_path / "predictors.json").write_text(json.dumps(
+        {k: v for k, v in full.items() if k != "prune-0.2-over-prune-0.6"}))
+    msgs.clear()
+    resumed = run(cfg, tmp_path, progress=msgs.append)
+    assert sum("done earlier" in m for m in msgs) == len(names) - 1
+    def strip(arms):  # noqa: E306 - an arm's wall time is the one thing a redo may change
+        return [{k: v for k, v in a.items() if k != "seconds"} for a in arms]
+    assert strip(resumed["arms"]) == strip(s["arms"]) and resumed["pairs"] == s["pairs"]
+    assert json.loads((tmp_path / "predictors.json").read_text()) == full
+
+
+def test_the_curve_scores_a_checkpoint_as_the_final_evaluation_scores_the_trained_model(
+        tiny_dir, tiny_pairs, tmp_path):
+    """The checkpoint curve's model at the last step, scored by the callback (copy, LoRA merged,
+    bf16), gives exactly the margins the arm's final evaluation gives the model train() returns
+    (same items, same batches): a curve point and an arm's result are one measurement."""
+    from deltatheory.llm.choice import choice_margins
+    from deltatheory.llm.config import merge
+    from deltatheory.llm.models import load, to_dtype
+    from deltatheory.llm.studies.ladder import _Curve, load_config
+    from deltatheory.llm.tasks import get_task
+    from deltatheory.llm.train import train
+
+    rows = get_task("addition-choice").prompts("test", 12, 0)
+    tcfg = merge(load_config().train, {"max_steps": 2, "batch_size": 2, "lora": True,
+                                       "dtype": "bf16"})
+    model, tok = load(tiny_dir)
+    seen = []
+
+    class Recording(_Curve):
+        def margins(self, model):
+            seen.append(super().margins(model))
+            return seen[-1]
+
+    cb = Recording([1, 2], rows, tok, "bfloat16", 5)
+    model, tok, _ = train(tiny_dir, tiny_pairs, tmp_path, tcfg, model=model, tokenizer=tok,
+                          save=False, callbacks=[cb()])
+    final = choice_margins(to_dtype(model, "bfloat16"), tok, rows, batch_size=5, progress=False)
+    assert [q["step"] for q in cb.points] == [1, 2] and len(seen) == 2
+    np.testing.assert_array_equal(seen[-1], final)
+    assert not np.array_equal(seen[0], final)  # the steps differ: a stale copy would not
 
 
 def test_pair_predictors_are_the_implicit_margin_and_ches(monkeypatch):

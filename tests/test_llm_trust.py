@@ -339,6 +339,25 @@ def test_a_run_refuses_to_resume_after_a_model_changed(tiny_dir, tmp_path):
     assert str(student) in json.loads((legacy / "config.json").read_text())["model_identities"]
 
 
+def test_a_run_refuses_to_resume_under_other_study_code(tmp_path):
+    """Arms computed by two versions of a study's code never share a run folder: a resume by
+    another ``code_version``, or of a folder that recorded none, is refused."""
+    from deltatheory.llm.runs import Run
+
+    cfg = {"name": "x"}
+    Run.open(tmp_path / "run", cfg, code_version="ladder-3")
+    Run.open(tmp_path / "run", cfg, code_version="ladder-3")  # same code: resumes
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["code_version"] == "ladder-3"
+    with pytest.raises(DeltaTheoryError, match="code version 'ladder-3', this is 'ladder-4'"):
+        Run.open(tmp_path / "run", cfg, code_version="ladder-4")
+    old = tmp_path / "old"  # written before versions were recorded
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(DeltaTheoryError, match="code version None, this is 'ladder-3'"):
+        Run.open(old, cfg, code_version="ladder-3")
+    Run.open(old, cfg)  # a study that records no version resumes as before
+
+
 def test_dadpo_teacher_logps_match_the_reference_when_it_is_the_reference(tiny_dir, tiny_pairs,
                                                                           tmp_path):
     """Teacher = the student's own weights, bf16 autocast, LoRA: the teacher's log-probs are the

@@ -52,7 +52,7 @@ import numpy as np
 
 from deltatheory._io import atomic_path, write_json
 from deltatheory.errors import DeltaTheoryError
-from deltatheory.stats import Spearman, bootstrap_ci, paired_diff_ci, spearman_ci
+from deltatheory.stats import Spearman, bootstrap_ci, paired_diff_ci, seeds_items_ci, spearman_ci
 
 from ..config import build, merge, read_yaml, to_dict
 from ..pairs import diagnostics, make_pairs
@@ -61,7 +61,17 @@ from ..tasks import get_task
 from ..train import TrainConfig, reward_stats
 
 __all__ = ["Items", "LadderConfig", "load_config", "arms", "run", "markdown", "PREDICTORS",
-           "teachers", "short_name"]
+           "STUDY", "teachers", "short_name"]
+
+#: The shipped study, the default of ``deltatheory llm ladder`` (``experiments/ladder.yaml`` is a
+#: link to this file). ``load_config()`` without a path gives the small built-in ladder below.
+STUDY = Path(__file__).with_name("ladder.yaml")
+
+#: How this module computes an arm and a label, recorded in the run folder: a resume by code with
+#: another version is refused (see :meth:`Run.open`). Bump it with any change that alters a number
+#: an arm or a label writes (version 3: shared-prefix choice scoring, RoPE kept float32 when a
+#: trained model is converted, curve ends taken from the full evaluations).
+CODE_VERSION = "ladder-3"
 
 #: the training-free predictors set against the observed DPO gain (besides κ)
 PREDICTORS = {
@@ -229,10 +239,11 @@ def arms(cfg: LadderConfig) -> list[dict]:
 
 
 def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, model=None,
-            tokenizer=None, progress: bool = True) -> dict:
+            tokenizer=None, progress: bool = True, info: dict | None = None) -> dict:
     """Choice margins of a model on every split, cached under ``labels/`` by everything that
     determines them: the model's identity (content hash, or the fingerprint of a model in
-    memory), the scoring dtype, batch and method, and the items."""
+    memory), the scoring dtype, batch and method, and the items. ``info["cached"]`` (when
+    ``info`` is given) says whether they came from the cache."""
     import torch
 
     from ..choice import choice_margins
@@ -245,6 +256,8 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
     key = hashlib.sha256(json.dumps([ident, cfg.dtype, cfg.batch_size, "shared-prefix-2", items],
                                     sort_keys=True).encode()).hexdigest()[:12]
     path = folder / "labels" / (spec.replace("/", "__") + f".{key}.json")
+    if info is not None:
+        info["cached"] = path.exists()
     if path.exists():
         return json.loads(path.read_text())
     if model is None:
@@ -308,7 +321,7 @@ def pair_predictors(model, tokenizer, pairs: list[dict]) -> dict:
             "ln_ches": float(np.mean(ln_ches))}
 
 
-_PREDICTORS_VERSION = 2  # bump when pair_predictors or completion_hidden change
+_PREDICTORS_VERSION = 2  # bump when pair_predictors, completion_hidden or diagnostics change
 
 
 class _Curve:
@@ -337,7 +350,8 @@ class _Curve:
 
         return Cb()
 
-    def score(self, model) -> float:
+    def margins(self, model) -> np.ndarray:
+        """The choice margins of ``model`` (a training checkpoint) on the curve items."""
         import copy
 
         from ..choice import choice_margins
@@ -349,8 +363,11 @@ class _Curve:
         frozen = to_dtype(frozen, self.dtype)
         m = choice_margins(frozen, self.tok, self.rows, batch_size=self.batch, progress=False)
         del frozen
+        return m
+
+    def score(self, model) -> float:
         truth = np.array([r["truth"] for r in self.rows])
-        return float(np.mean((m > 0).astype(int) == truth))
+        return float(np.mean((self.margins(model) > 0).astype(int) == truth))
 
 
 def checkpoint_steps(steps: int, k: int) -> list[int]:
@@ -383,7 +400,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
 
     models = teachers(config)
     check_loadable(models)
-    the_run = Run.open(out, to_dict(config), models=models)
+    the_run = Run.open(out, to_dict(config), models=models, code_version=CODE_VERSION)
     task = get_task(config.task)
     seed, student = config.seed, config.student
     rows = {s: task.prompts(s, getattr(config.items, s), seed) for s in ("train", "test")}
@@ -393,10 +410,12 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
 
     # 1. every model's choice on every item (cached), and the bridge's input file
     t0 = time.perf_counter()
-    margin = {}
+    margin, from_cache = {}, 0
     for m in models:
         progress(f"scoring {short[m]} on {sum(map(len, rows.values()))} items")
-        margin[m] = margins(m, rows, config, the_run.folder)
+        got: dict = {}
+        margin[m] = margins(m, rows, config, the_run.folder, info=got)
+        from_cache += got["cached"]
     label = {m: {s: (np.array(v[s]) > 0).astype(int) for s in v} for m, v in margin.items()}
     _predictions_csv(the_run.folder / "predictions.csv", rows["test"], models, margin, short)
     scoring_s = round(time.perf_counter() - t0, 1)
@@ -512,12 +531,14 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
     for a in results:
         by_pair.setdefault(a["pair"], []).append(a)
     for name, info in pair_info.items():
-        got = by_pair.get(name, [])
+        # an arm with no pairs trained nothing: its "gain" of 0 is no observation
+        got = [a for a in by_pair.get(name, []) if a["n_pairs"] > 0]
         dpo = [a for a in got if a["method"] != "sft" and a["control"] == "none"]
         if dpo:
-            avg = np.mean([a["correct_after"] for a in dpo], axis=0)
-            info["dpo_gain"] = float(avg.mean() - before.mean())
-            info["dpo_gain_ci95"] = paired_diff_ci(before, avg, config.bootstrap, seed)
+            runs = [a["correct_after"] for a in dpo]
+            info["dpo_gain"] = float(np.mean(runs) - before.mean())
+            # resampling seeds and items: the CI carries the seed-to-seed spread
+            info["dpo_gain_ci95"] = seeds_items_ci(before, runs, config.bootstrap, seed)
             info["dpo_gain_per_seed"] = [a["observed_gain"] for a in dpo]
             steps = [p["step"] for p in dpo[0]["curve"]]
             mean_curve = np.mean([[p["accuracy"] for p in a["curve"]] for a in dpo], axis=0)
@@ -549,7 +570,10 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
     summary = {"config": to_dict(config), "task": task.name, "accuracy": accuracy,
                "pairs": list(pair_info.values()),
                "arms": [{k: v for k, v in a.items() if k != "correct_after"} for a in results],
-               "spearman": spearman, "predictors": PREDICTORS, "scoring_seconds": scoring_s}
+               "spearman": spearman, "predictors": PREDICTORS,
+               # this invocation's scoring time; labels_from_cache models were scored earlier
+               "scoring_seconds": scoring_s, "labels_from_cache": from_cache,
+               "code_version": CODE_VERSION}
     write_json(the_run.folder / "ladder.json", summary)
     with atomic_path(the_run.folder / "ladder.md") as tmp:
         tmp.write_text(markdown(summary))
@@ -582,18 +606,24 @@ def markdown(s: dict) -> str:
         ci = a.get("test_ci95")
         lines.append(f"| {m} | {a['test']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
                      + " |")
-    lines += ["", "Gains in accuracy points on the held-out items (95 % CI, paired bootstrap "
-              "over items; DPO averaged over seeds):", "",
-              "| pair | pairs | κ [95 % CI] | predicted best gain | DPO gain | best on curve "
-              "(step) | SFT gain | reversed | coin flip |", "|---|---|---|---|---|---|---|---|---|"]
+    n_curve = s["config"]["items"]["curve"]
+    lines += ["", "Gains in accuracy points on the held-out items (95 % CI: paired bootstrap "
+              "over items; the DPO gain is averaged over training seeds and its CI resamples "
+              "seeds and items):", "",
+              "| pair | pairs | κ [95 % CI] | predicted best gain | DPO gain | DPO per seed | "
+              f"curve on the first {n_curve} items: best (step) / end | SFT gain | reversed | "
+              "coin flip |", "|---|---|---|---|---|---|---|---|---|---|"]
     for p in s["pairs"]:
         b = p.get("bridge")
         k = (f"{b['kappa']:+.3f} [{b['kappa_ci95'][0]:+.3f}, {b['kappa_ci95'][1]:+.3f}]"
              if b else "—")
         pg = _pts(b["predicted_gain"], b["predicted_gain_ci95"]) if b else "—"
+        per_seed = " / ".join(_pts(g) for g in p.get("dpo_gain_per_seed", [])) or "—"
+        curve = p.get("curve")
         lines.append(f"| {p['pair']} | {p['n_pairs']} | {k} | {pg} | "
-                     f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} | "
-                     + (f"{_pts(p['best_gain_on_curve'])} ({p['best_step']}) | "
+                     f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} | {per_seed} | "
+                     + (f"{_pts(p['best_gain_on_curve'])} ({p['best_step']}) / "
+                        f"{_pts(curve[-1]['accuracy'] - curve[0]['accuracy'])} | "
                         if "best_step" in p else "— | ")
                      + f"{_pts(p.get('sft_gain'), p.get('sft_gain_ci95'))} | "
                      f"{_pts(p.get('reversed_gain'), p.get('reversed_gain_ci95'))} | "
