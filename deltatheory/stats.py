@@ -5,8 +5,8 @@
   replicates dropped).
 * :func:`bootstrap_ci` — percentile bootstrap CI of a mean, resampling items.
 * :func:`paired_diff_ci` — the same for mean(after − before) over paired items.
-* :func:`seeds_items_ci` — the same for a gain averaged over training seeds, resampling seeds
-  and items (so the CI carries the seed-to-seed spread, not only the items').
+* :func:`seeds_items_ci` — a t interval for a gain averaged over training seeds that carries
+  the spread between seeds as well as the items' (Welch–Satterthwaite degrees of freedom).
 * :func:`gap_recovered` — the share of a floor-to-ceiling gap an arm closes, with a paired
   bootstrap CI over items (e.g. how much of a pruned model's lost accuracy training restores).
 * :func:`spearman_ci` — Spearman ρ with a percentile bootstrap CI over the points.
@@ -74,34 +74,49 @@ def paired_diff_ci(before, after, n: int = 2000, seed: int = 0) -> list[float] |
     return bootstrap_ci(d, n, seed)
 
 
-def seeds_items_ci(before, after_by_seed, n: int = 2000, seed: int = 0) -> list[float] | None:
-    """Percentile bootstrap 95 % CI of a gain averaged over training seeds: mean over seeds of
-    mean over items of (after[s] − before), paired items.
+def seeds_items_ci(before, after_by_seed) -> list[float] | None:
+    """95 % CI of a gain averaged over training seeds, for the mean over *all* seeds one could
+    train: mean over seeds of mean over items of (after[s] − before), items paired.
 
-    Two-stage bootstrap: each replicate draws the seeds with replacement and the items with
-    replacement (the same items for every seed), so the interval holds the spread between
-    training seeds as well as the items'. Resampling items alone (:func:`paired_diff_ci` of the
-    seed-averaged scores) treats the seeds run as the only ones possible and is too narrow when
-    seeds disagree. With one seed it is exactly :func:`paired_diff_ci`. With few seeds the
-    seed part is coarse (two seeds give three seed draws), so report the per-seed gains beside
-    it.
+    Two sources of error add up: which items were held out (the variance of the seed-averaged
+    per-item differences over n items) and which seeds were trained (the variance of the S
+    per-seed gains over S). The interval is mean ± t·SE with SE² the sum of the two and the
+    Welch–Satterthwaite degrees of freedom, so it is as wide as a t with S − 1 degrees of
+    freedom when the seeds' spread dominates (two seeds that disagree give a very wide
+    interval: two seeds cannot say where the mean over seeds lies) and as narrow as the items'
+    CI when the seeds agree. In simulation (Gaussian seed and item effects) it covers the mean
+    at 0.87–0.97 with 2 seeds and close to 0.95 from 5 seeds on; a percentile bootstrap over
+    seeds and items covers about half the time with 2 seeds. ``None`` with one seed (the spread
+    between seeds is unknown; use :func:`paired_diff_ci`, a CI given that seed) or one item.
 
-    >>> before = np.zeros(100)
-    >>> lo, hi = seeds_items_ci(before, [np.r_[np.ones(10), np.zeros(90)],
-    ...                                  np.r_[np.ones(30), np.zeros(70)]], 1000)
-    >>> bool(lo < 0.12 and hi > 0.28)  # seeds at +0.1 and +0.3: the CI spans both
+    >>> lo, hi = seeds_items_ci(np.zeros(100), [np.r_[np.ones(10), np.zeros(90)],
+    ...                                          np.r_[np.ones(30), np.zeros(70)]])
+    >>> bool(lo < 0.0 and hi > 0.4)  # seeds at +0.1 and +0.3: the mean over seeds is unknown
     True
+    >>> lo, hi = seeds_items_ci(np.zeros(100), [np.r_[np.ones(20), np.zeros(80)]] * 3)
+    >>> round(lo, 3), round(hi, 3)  # seeds that agree: the items' t interval
+    (0.12, 0.28)
     """
-    d = np.atleast_2d(np.asarray(after_by_seed, dtype=float)) - np.asarray(before, dtype=float)
+    from scipy import stats
+
+    d = np.atleast_2d(np.asarray(after_by_seed, dtype=float))
+    before = np.asarray(before, dtype=float)
+    if before.ndim != 1 or d.shape[1] != before.shape[0]:
+        raise ValueError(f"before has shape {before.shape}; after_by_seed needs one row of the "
+                         f"same {before.shape[0]} items per seed, not shape {d.shape}")
+    d = d - before
     n_seeds, n_items = d.shape
-    if n_items < 2:
+    if n_seeds < 2 or n_items < 2:
         return None
-    idx = generator(seed, 0).integers(0, n_items, size=(int(n), n_items))
-    per_seed = np.stack([row[idx].mean(axis=1) for row in d], axis=1)  # (n, seeds)
-    if n_seeds == 1:
-        return percentile_ci(per_seed[:, 0])
-    pick = generator(seed, 1).integers(0, n_seeds, size=(int(n), n_seeds))
-    return percentile_ci(np.take_along_axis(per_seed, pick, axis=1).mean(axis=1))
+    between = d.mean(axis=1).var(ddof=1) / n_seeds  # the seeds' share of the variance
+    items = d.mean(axis=0).var(ddof=1) / n_items  # the items' share
+    se2 = between + items
+    if se2 == 0:
+        m = float(d.mean())
+        return [m, m]
+    df = se2**2 / (between**2 / (n_seeds - 1) + items**2 / (n_items - 1))
+    half = float(stats.t.ppf(0.975, df) * np.sqrt(se2))
+    return [float(d.mean()) - half, float(d.mean()) + half]
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Each point is one (chosen, rejected) pair of teachers: weaker rungs, the student
 stronger rungs.
 
 (a) predicted κ (bridge, held-out items; bootstrap 95 % CI) against the observed DPO gain
-    (averaged over training seeds; paired bootstrap 95 % CI over items); open triangles are the
-    reversed controls, grey squares the coin-flip (zero-delta) controls, drawn apart.
+    (averaged over training seeds; bars: paired bootstrap 95 % CI over items *given these
+    seeds*; small dots: each seed's gain; the CI over seeds, in ``ladder.md``, is much wider
+    with two seeds); open triangles are the reversed controls, grey squares the coin-flip
+    (zero-delta) controls, drawn apart. Panels (c) and (d) draw the DPO gain the same way.
 (b) Spearman ρ over pairs of each predictor against the DPO gain, with bootstrap 95 % CIs over
     pairs: κ, its signal term, the accuracy gap ("delta magnitude"), the chosen teacher's
     accuracy, the chosen answer's accuracy on the disagreement items, and two scores of the
@@ -57,9 +59,19 @@ def _err(ax, x, y, yci, **kw):
 
 
 def _points(pairs, key, xkey):
+    """The pairs with ``key``, their x, y and the y's bars: for the seed-averaged DPO gain its
+    items CI given the seeds run (the CI over seeds, with two seeds, would dwarf the panel)."""
     sel = [p for p in pairs if p.get(key) is not None and xkey(p) is not None]
+    ci_key = "dpo_gain_items_ci95" if key == "dpo_gain" else f"{key}_ci95"
     return (sel, [xkey(p) for p in sel], [p[key] for p in sel],
-            [p.get(f"{key}_ci95") or [p[key]] * 2 for p in sel])
+            [p.get(ci_key) or [p[key]] * 2 for p in sel])
+
+
+def _seeds(ax, sel, x, color):
+    """Each training seed's gain beside the seed mean (small dots)."""
+    for xi, p in zip(x, sel, strict=True):
+        g = 100 * np.asarray(p.get("dpo_gain_per_seed", []), float)
+        ax.plot([xi] * len(g), g, ".", ms=2, color=color, alpha=0.7, zorder=1)
 
 
 def plot(data: dict):
@@ -81,6 +93,8 @@ def plot(data: dict):
             x = [-v for v in x] if k == "reversed" else x  # a reversed pair's κ flips sign
             _err(ax, x, y, ci, fmt=fmt, mfc=face, mec=PALETTE["blue"], ecolor=PALETTE["sky"],
                  label=label)
+            if key == "dpo_gain":
+                _seeds(ax, sel, x, PALETTE["blue"])
     ax.axhline(0, color=PALETTE["black"], lw=0.6)
     ax.axvline(0, color=PALETTE["black"], lw=0.6, ls=":")
     ax.set_xlabel("predicted κ (bridge)")
@@ -110,6 +124,7 @@ def plot(data: dict):
     ax = axes[2]
     sel, x, y, c = _points(pairs, "dpo_gain", lambda p: p["accuracy_gap"])
     _err(ax, 100 * np.asarray(x), y, c, fmt="o", color=PALETTE["blue"], ecolor=PALETTE["sky"])
+    _seeds(ax, sel, 100 * np.asarray(x), PALETTE["blue"])
     ax.axhline(0, color=PALETTE["black"], lw=0.6)
     ax.set_xlabel("delta magnitude: chosen − rejected accuracy (pts)")
     ax.set_ylabel("DPO gain (pts)")
@@ -122,6 +137,8 @@ def plot(data: dict):
         if sel:
             _err(ax, 100 * np.asarray(x), y, c, fmt=fmt, color=color, ecolor=color, alpha=0.8,
                  label=label)
+            if key == "dpo_gain":
+                _seeds(ax, sel, 100 * np.asarray(x), color)
     ax.axhline(0, color=PALETTE["black"], lw=0.6)
     ax.axvline(0, color=PALETTE["black"], lw=0.6, ls=":")
     ax.set_xlabel("chosen teacher − student accuracy (pts)")

@@ -319,8 +319,10 @@ def run_cmd(config: Annotated[Path, typer.Argument(help="Experiment YAML.")],
              "disagreements, beside SFT, reversed and coin-flip controls at the same step "
              "budget; resumable per arm.")
 def ladder_cmd(config: Annotated[Path | None, typer.Argument(
-                   help="Ladder YAML (default: the shipped study, experiments/ladder.yaml: "
-                        "9 teachers, 10 pairs, about two hours on a 2-core CPU).")] = None,
+                   help="Ladder YAML (default: the shipped study, packaged as "
+                        "deltatheory/llm/studies/ladder.yaml, experiments/ladder.yaml in the "
+                        "repository: 9 teachers, 10 pairs, about two hours on a 2-core "
+                        "CPU).")] = None,
                quick: Quick = False, out: Out = None, as_json: Json = False):
     _ready()
     from .studies import ladder

@@ -248,8 +248,12 @@ def test_fig8_ladder_study_data_is_consistent(saved):
         # the gain of the seed-averaged correctness is the mean of the seeds' gains
         assert p["dpo_gain"] == pytest.approx(np.mean(seeds))
         assert p["dpo_gain_per_seed"] == pytest.approx(seeds)
-        lo, hi = p["dpo_gain_ci95"]
-        assert lo <= p["dpo_gain"] <= hi
+        lo, hi = p["dpo_gain_ci95"]  # over seeds and items (a t interval: symmetric)
+        ilo, ihi = p["dpo_gain_items_ci95"]  # over items, given the seeds run
+        assert lo <= p["dpo_gain"] <= hi and ilo <= p["dpo_gain"] <= ihi
+        assert p["dpo_gain"] == pytest.approx((lo + hi) / 2)
+        if max(seeds) - min(seeds) > ihi - ilo:  # seeds further apart than the items' CI
+            assert hi - lo > ihi - ilo
         assert p["sft_gain"] == arms[f"{p['pair']}.sft"]["observed_gain"]
         assert p["reversed_gain"] == arms[f"{p['pair']}.reversed"]["observed_gain"]
         assert [c["step"] for c in p["curve"]][-1] == cfg["train"]["max_steps"]

@@ -537,8 +537,11 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
         if dpo:
             runs = [a["correct_after"] for a in dpo]
             info["dpo_gain"] = float(np.mean(runs) - before.mean())
-            # resampling seeds and items: the CI carries the seed-to-seed spread
-            info["dpo_gain_ci95"] = seeds_items_ci(before, runs, config.bootstrap, seed)
+            # for the mean over seeds one could train (None with one seed) ...
+            info["dpo_gain_ci95"] = seeds_items_ci(before, runs)
+            # ... and given the seeds run (the held-out items' share alone)
+            info["dpo_gain_items_ci95"] = paired_diff_ci(before, np.mean(runs, axis=0),
+                                                         config.bootstrap, seed)
             info["dpo_gain_per_seed"] = [a["observed_gain"] for a in dpo]
             steps = [p["step"] for p in dpo[0]["curve"]]
             mean_curve = np.mean([[p["accuracy"] for p in a["curve"]] for a in dpo], axis=0)
@@ -597,6 +600,10 @@ def _pts(v, ci=None) -> str:
     return f"{100 * v:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
 
 
+def _ci(ci) -> str:
+    return "—" if not ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
 def markdown(s: dict) -> str:
     """The ladder's results (Markdown): rung accuracies, one row per pair, and ρ per
     predictor."""
@@ -608,11 +615,13 @@ def markdown(s: dict) -> str:
                      + " |")
     n_curve = s["config"]["items"]["curve"]
     lines += ["", "Gains in accuracy points on the held-out items (95 % CI: paired bootstrap "
-              "over items; the DPO gain is averaged over training seeds and its CI resamples "
-              "seeds and items):", "",
-              "| pair | pairs | κ [95 % CI] | predicted best gain | DPO gain | DPO per seed | "
+              "over items). The DPO gain is the mean over training seeds, with two CIs: over "
+              "seeds and items (for the mean over all seeds one could train: a t interval, "
+              "Welch–Satterthwaite; none with one seed) and over items given the seeds run:", "",
+              "| pair | pairs | κ [95 % CI] | predicted best gain | DPO gain [CI over seeds and "
+              "items] | [CI over items, given the seeds] | DPO per seed | "
               f"curve on the first {n_curve} items: best (step) / end | SFT gain | reversed | "
-              "coin flip |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "coin flip |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in s["pairs"]:
         b = p.get("bridge")
         k = (f"{b['kappa']:+.3f} [{b['kappa_ci95'][0]:+.3f}, {b['kappa_ci95'][1]:+.3f}]"
@@ -621,7 +630,8 @@ def markdown(s: dict) -> str:
         per_seed = " / ".join(_pts(g) for g in p.get("dpo_gain_per_seed", [])) or "—"
         curve = p.get("curve")
         lines.append(f"| {p['pair']} | {p['n_pairs']} | {k} | {pg} | "
-                     f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} | {per_seed} | "
+                     f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} | "
+                     f"{_ci(p.get('dpo_gain_items_ci95'))} | {per_seed} | "
                      + (f"{_pts(p['best_gain_on_curve'])} ({p['best_step']}) / "
                         f"{_pts(curve[-1]['accuracy'] - curve[0]['accuracy'])} | "
                         if "best_step" in p else "— | ")
