@@ -5,9 +5,10 @@ stronger rungs.
 
 (a) predicted κ (bridge, held-out items; bootstrap 95 % CI) against the observed DPO gain
     (averaged over training seeds; bars: paired bootstrap 95 % CI over items *given these
-    seeds*; small dots: each seed's gain; the CI over seeds, in ``ladder.md``, is much wider
-    with two seeds); open triangles are the reversed controls, grey squares the coin-flip
-    (zero-delta) controls, drawn apart. Panels (c) and (d) draw the DPO gain the same way.
+    seeds*; small dots: each seed's gain; the CI over seeds and items, in ``ladder.md``, is
+    much wider wherever the two seeds disagree); open triangles are the reversed controls,
+    grey squares the coin-flip (zero-delta) controls, drawn apart. Panels (c) and (d) draw
+    the DPO gain the same way.
 (b) Spearman ρ over pairs of each predictor against the DPO gain, with bootstrap 95 % CIs over
     pairs: κ, its signal term, the accuracy gap ("delta magnitude"), the chosen teacher's
     accuracy, the chosen answer's accuracy on the disagreement items, and two scores of the
@@ -62,9 +63,11 @@ def _points(pairs, key, xkey):
     """The pairs with ``key``, their x, y and the y's bars: for the seed-averaged DPO gain its
     items CI given the seeds run (the CI over seeds, with two seeds, would dwarf the panel)."""
     sel = [p for p in pairs if p.get(key) is not None and xkey(p) is not None]
-    ci_key = "dpo_gain_items_ci95" if key == "dpo_gain" else f"{key}_ci95"
-    return (sel, [xkey(p) for p in sel], [p[key] for p in sel],
-            [p.get(ci_key) or [p[key]] * 2 for p in sel])
+    def ci(p):  # studies written before the two CIs have only dpo_gain_ci95 (over items)
+        got = p.get("dpo_gain_items_ci95") if key == "dpo_gain" else None
+        return got or p.get(f"{key}_ci95") or [p[key]] * 2
+
+    return sel, [xkey(p) for p in sel], [p[key] for p in sel], [ci(p) for p in sel]
 
 
 def _seeds(ax, sel, x, color):
