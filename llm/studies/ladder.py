@@ -25,9 +25,10 @@ questions no split asks). For every (chosen, rejected) pair of teachers in ``pai
    differ in what their pairs say, not in how many there are. A DPO arm's held-out accuracy is
    recorded at ``checkpoints`` points during training (on the first ``items.curve`` held-out
    items); every arm's on every held-out item at the end.
-3. **Compare.** Per pair, the seed-averaged DPO gain with a paired bootstrap CI over items; the
-   Spearman ρ over pairs of that gain against κ and against every simple predictor, each with a
-   bootstrap CI over pairs.
+3. **Compare.** Per pair, the seed-averaged DPO gain with two CIs: over seeds and items
+   (:func:`deltatheory.stats.seeds_items_ci`, for the mean over all seeds one could train) and
+   a paired bootstrap over items given the seeds run; the Spearman ρ over pairs of that gain
+   against κ and against every simple predictor, each with a bootstrap CI over pairs.
 
 Read :func:`run` top to bottom: it is the whole recipe. The run folder holds ``config.json``,
 ``labels/`` (each model's margins, keyed by identity and scoring settings), ``predictors.json``
