@@ -36,11 +36,16 @@ def sequence_logps(model, input_ids, attention_mask, completion_mask):
     hidden states at positions t with ``completion_mask[:, t + 1] == 1``, and log-softmax is taken
     in float32. Gradients flow when called outside ``torch.no_grad``.
     """
-    import torch
-
     decoder = model.get_decoder()
     hidden = decoder(input_ids=input_ids, attention_mask=attention_mask,
                      use_cache=False).last_hidden_state                  # (B, L, H)
+    return _logps_from_hidden(model, hidden, input_ids, completion_mask)
+
+
+def _logps_from_hidden(model, hidden, input_ids, completion_mask):
+    """:func:`sequence_logps` given the decoder's last hidden states (B, L, H)."""
+    import torch
+
     keep = completion_mask[:, 1:].bool()                                 # position t predicts t+1
     h = hidden[:, :-1][keep]                                             # (N, H)
     logits = model.get_output_embeddings()(h).float()                    # (N, V)
@@ -117,12 +122,16 @@ def completion_logps(model, tokenizer, items: list[tuple[list[dict], str]], *,
 
 
 def completion_hidden(model, tokenizer, items: list[tuple[list[dict], str]], *,
-                      batch_size: int = 32):
+                      batch_size: int = 32, progress: bool = False, desc: str = "scoring"):
     """Per (chat prompt, answer): its sequence log-probability, its number of answer tokens and
     the sum of the last layer's hidden states at the positions that predict its tokens (the
-    h's of CHES, Razin et al. 2025). Returns three numpy arrays: (N,), (N,), (N, hidden)."""
+    h's of CHES, Razin et al. 2025). Returns three numpy arrays: (N,), (N,), (N, hidden).
+
+    The decoder runs once per batch; the log-probabilities are computed from its hidden states
+    exactly as :func:`sequence_logps` computes them."""
     import numpy as np
     import torch
+    from tqdm.auto import tqdm
 
     seqs = [encode_completion(tokenizer, p, a) for p, a in items]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -132,14 +141,16 @@ def completion_hidden(model, tokenizer, items: list[tuple[list[dict], str]], *,
     lps, lens, hs = [], [], []
     try:
         with torch.inference_mode():
-            for s in range(0, len(seqs), batch_size):
+            for s in tqdm(range(0, len(seqs), batch_size), desc=desc, disable=not progress,
+                          leave=False):
                 ids, att, comp = (t.to(device) for t in pad_batch(seqs[s:s + batch_size], pad))
-                hidden = model.get_decoder()(input_ids=ids, attention_mask=att,
-                                             use_cache=False).last_hidden_state.float()
+                raw = model.get_decoder()(input_ids=ids, attention_mask=att,
+                                          use_cache=False).last_hidden_state
                 keep = comp[:, 1:].float()                                   # (B, L-1)
-                hs.append(torch.einsum("bl,blh->bh", keep, hidden[:, :-1]).cpu().numpy())
+                hs.append(torch.einsum("bl,blh->bh", keep,
+                                       raw.float()[:, :-1]).cpu().numpy())
                 lens.append(keep.sum(1).cpu().numpy())
-                lps.append(sequence_logps(model, ids, att, comp).float().cpu().numpy())
+                lps.append(_logps_from_hidden(model, raw, ids, comp).float().cpu().numpy())
     finally:
         model.train(was_training)
     return np.concatenate(lps), np.concatenate(lens), np.concatenate(hs)

@@ -548,11 +548,15 @@ def test_pair_predictors_are_the_implicit_margin_and_ches(monkeypatch):
     import deltatheory.llm.logprobs as lp_mod
     from deltatheory.llm.studies.ladder import pair_predictors
 
-    hidden = np.array([[1.0, 0.0], [2.0, 2.0], [3.0, 0.0], [0.0, 1.0]])  # c1, c2, r1, r2
-    monkeypatch.setattr(lp_mod, "completion_hidden", lambda m, t, items: (
-        np.array([-2.0, -6.0, -4.0, -3.0]), np.array([1.0, 2.0, 2.0, 3.0]), hidden))
-    pairs = [{"prompt": [], "chosen": [{"content": "a"}], "rejected": [{"content": "b"}]}] * 2
+    hidden = np.array([[1.0, 0.0], [3.0, 0.0], [2.0, 2.0], [0.0, 1.0]])  # c1, r1, c2, r2
+    asked = []
+    monkeypatch.setattr(lp_mod, "completion_hidden", lambda m, t, items, **kw: (
+        asked.extend(a for _, a in items) or np.array([-2.0, -4.0, -6.0, -3.0]),
+        np.array([1.0, 2.0, 2.0, 3.0]), hidden))
+    pairs = [{"prompt": [], "chosen": [{"content": f"c{i}"}], "rejected": [{"content": f"r{i}"}]}
+             for i in (1, 2)]
     got = pair_predictors(None, None, pairs)
+    assert asked == ["c1", "r1", "c2", "r2"]
     # pair 1: <(1,0),(3,0)> − 1 = 2; pair 2: <(2,2),(0,1)> − 8 = −6 → mean −2
     assert got["ches"] == pytest.approx(-2.0)
     # length-normalised: pair 1 <(1,0),(1.5,0)> − 1 = 0.5; pair 2 <(1,1),(0,1/3)> − 2 = −5/3
@@ -560,6 +564,57 @@ def test_pair_predictors_are_the_implicit_margin_and_ches(monkeypatch):
     # margins: pair 1 −2/1 − (−4/2) = 0; pair 2 −6/2 − (−3/3) = −2 → mean −1
     assert got["implicit_margin"] == pytest.approx(-1.0)
     assert got["logp_margin"] == pytest.approx(((-2 + 4) + (-6 + 3)) / 2)
+
+
+def test_completion_hidden_is_one_pass_of_completion_logps_and_the_decoder(tiny_dir):
+    """completion_hidden's log-probabilities are completion_logps' (same batches: exactly);
+    its hidden states are the decoder's summed over the positions predicting the answer."""
+    from deltatheory.llm.logprobs import completion_hidden, completion_logps, encode_completion
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    rows = get_task("arithmetic-choice").prompts("train", 5, seed=0)
+    items = [(r["prompt"], c) for r in rows for c in r["candidates"]]
+    lp, n, h = completion_hidden(model, tok, items, batch_size=4)
+    np.testing.assert_array_equal(lp, completion_logps(model, tok, items, batch_size=4,
+                                                       progress=False))
+    ids, k = encode_completion(tok, *items[3])
+    with torch.no_grad():
+        hid = model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
+    assert n[3] == len(ids) - k
+    np.testing.assert_allclose(h[3], hid[k - 1:len(ids) - 1].sum(0).numpy(), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_pair_predictors_over_a_shared_table_equal_each_set_alone(tiny_dir):
+    """The ladder scores every distinct sequence of all its pair sets once (answer_table);
+    each set's predictors are those of scoring the set alone (float tolerance: other batches),
+    and a sequence two sets share is scored once."""
+    import deltatheory.llm.logprobs as lp_mod
+    from deltatheory.llm.studies.ladder import answer_table, disagreement_pairs, pair_predictors
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    rows = get_task("addition-choice").prompts("train", 12, 0)
+    truth = np.array([r["truth"] for r in rows])
+    rng = np.random.default_rng(0)
+    sets = [disagreement_pairs(rows, truth, 1 - truth, 0),
+            disagreement_pairs(rows, truth, np.where(rng.random(12) < 0.5, truth, 1 - truth), 0)]
+    seen = []
+    real = lp_mod.completion_hidden
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lp_mod, "completion_hidden",
+                   lambda m, t, items, **kw: seen.append(len(items)) or real(m, t, items, **kw))
+        table = answer_table(model, tok, sets)
+    assert seen == [2 * len(rows)]          # set 2's items are all in set 1: scored once
+    for pairs in sets:
+        alone, shared = pair_predictors(model, tok, pairs), \
+            pair_predictors(model, tok, pairs, table=table)
+        assert shared.keys() == alone.keys()
+        for key in alone:
+            assert shared[key] == pytest.approx(alone[key], rel=1e-4, abs=1e-4), key
 
 
 def test_coin_flip_and_reversed_pairs():

@@ -301,19 +301,45 @@ def disagreement_pairs(rows: list[dict], chosen_labels, rejected_labels, seed: i
     return make_pairs(table, chosen="c", rejected="r", drop_identical=True, seed=seed)
 
 
-def pair_predictors(model, tokenizer, pairs: list[dict]) -> dict:
+def _answer_key(prompt, answer: str) -> str:
+    return json.dumps([prompt, answer], sort_keys=True)
+
+
+def answer_table(model, tokenizer, pair_sets, *, progress: bool = False) -> dict:
+    """The student's (log-probability, answer tokens, summed hidden states) of every distinct
+    (prompt, answer) in the pair sets, each computed once: the ladder's pair sets are drawn
+    from the same training items, so they share most of their sequences."""
+    from ..logprobs import completion_hidden
+
+    items: dict[str, tuple] = {}
+    for pairs in pair_sets:
+        for p in pairs:
+            for side in ("chosen", "rejected"):
+                a = p[side][0]["content"]
+                items.setdefault(_answer_key(p["prompt"], a), (p["prompt"], a))
+    if not items:
+        return {}
+    lp, n, h = completion_hidden(model, tokenizer, list(items.values()), progress=progress,
+                                 desc="student's scores of the pairs")
+    return {k: (lp[i], n[i], h[i]) for i, k in enumerate(items)}
+
+
+def pair_predictors(model, tokenizer, pairs: list[dict], *, table: dict | None = None) -> dict:
     """The student's training-free scores of a pair set: the mean length-normalised log-prob
     margin of chosen over rejected (the implicit-reward margin) and the mean CHES of Razin et
     al., ⟨h_c, h_r⟩ − ‖h_c‖² with h the summed last-layer hidden states over an answer's tokens
     (high CHES predicts likelihood displacement), and its length-normalised form (h averaged
-    over tokens)."""
-    from ..logprobs import completion_hidden
+    over tokens). ``table``: :func:`answer_table` of a collection holding these pairs (made
+    here when not given)."""
+    if table is None:
+        table = answer_table(model, tokenizer, [pairs])
 
-    items = [(p["prompt"], p["chosen"][0]["content"]) for p in pairs] + \
-        [(p["prompt"], p["rejected"][0]["content"]) for p in pairs]
-    lp, n, h = completion_hidden(model, tokenizer, items)
-    k = len(pairs)
-    lc, lr, nc, nr, hc, hr = lp[:k], lp[k:], n[:k], n[k:], h[:k], h[k:]
+    def side(name):
+        got = [table[_answer_key(p["prompt"], p[name][0]["content"])] for p in pairs]
+        return (np.array([g[0] for g in got]), np.array([g[1] for g in got]),
+                np.stack([g[2] for g in got]))
+
+    (lc, nc, hc), (lr, nr, hr) = side("chosen"), side("rejected")
     ches = np.einsum("ij,ij->i", hc, hr) - np.einsum("ij,ij->i", hc, hc)
     hcn, hrn = hc / nc[:, None], hr / nr[:, None]
     ln_ches = np.einsum("ij,ij->i", hcn, hrn) - np.einsum("ij,ij->i", hcn, hcn)
@@ -322,7 +348,9 @@ def pair_predictors(model, tokenizer, pairs: list[dict]) -> dict:
             "ln_ches": float(np.mean(ln_ches))}
 
 
-_PREDICTORS_VERSION = 2  # bump when pair_predictors, completion_hidden or diagnostics change
+# bump when pair_predictors, answer_table, completion_hidden or diagnostics change
+# (3: every distinct sequence scored once, over the union of the pair sets)
+_PREDICTORS_VERSION = 3
 
 
 class _Curve:
@@ -432,7 +460,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
     pair_sets, pair_info = {}, {}
     pred_path = the_run.folder / "predictors.json"
     cached = json.loads(pred_path.read_text()) if pred_path.exists() else {}
-    student_model = None
+    keys: dict[str, str] = {}
     from ..generate import model_identity
 
     student_id = model_identity(student)
@@ -460,21 +488,29 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
             info["chosen_accuracy_on_disagreements"] = float(np.mean(
                 [p["chosen"][0]["content"] == right[p["id"]] for p in pairs]))
             # keyed by what determines the scores: the code's version, the student, the
-            # scoring dtype and the pairs themselves
-            key = hashlib.sha256(json.dumps([_PREDICTORS_VERSION, student_id, config.dtype,
-                                             [[p["id"], p["chosen"], p["rejected"]]
-                                              for p in pairs]],
-                                            sort_keys=True).encode()).hexdigest()[:16]
-            if cached.get(name, {}).get("key") != key:
-                if student_model is None:
-                    student_model, student_tok = load(student, dtype=config.dtype)
-                progress(f"pair {name}: the student's scores of {len(pairs)} pairs")
-                cached[name] = {**pair_predictors(student_model, student_tok, pairs),
-                                "diagnostics": diagnostics(pairs, student_tok), "key": key}
-                write_json(pred_path, cached)
-            info.update({k: v for k, v in cached[name].items() if k != "key"})
+            # scoring dtype, this pair set and (the scores are computed over their union, so
+            # the batches depend on it) every pair set of the study
+            keys[name] = json.dumps([[p["id"], p["chosen"], p["rejected"]] for p in pairs],
+                                    sort_keys=True)
         pair_info[name] = info
-    del student_model
+    every = hashlib.sha256("".join(keys.values()).encode()).hexdigest()
+    keys = {n: hashlib.sha256(json.dumps([_PREDICTORS_VERSION, student_id, config.dtype, k,
+                                          every]).encode()).hexdigest()[:16]
+            for n, k in keys.items()}
+    if any(cached.get(n, {}).get("key") != k for n, k in keys.items()):
+        # the student's scores of every distinct sequence of every pair set, in one pass
+        student_model, student_tok = load(student, dtype=config.dtype)
+        n_pairs = sum(len(pair_sets[n]) for n in keys)
+        progress(f"the student's scores of {n_pairs} pairs ({len(keys)} pair sets)")
+        table = answer_table(student_model, student_tok, [pair_sets[n] for n in keys],
+                             progress=True)
+        cached = {n: {**pair_predictors(student_model, student_tok, pair_sets[n], table=table),
+                      "diagnostics": diagnostics(pair_sets[n], student_tok), "key": k}
+                  for n, k in keys.items()}
+        write_json(pred_path, cached)
+        del student_model, table
+    for n in keys:
+        pair_info[n].update({k: v for k, v in cached[n].items() if k != "key"})
 
     # 3. every arm: train with the same budget, score at the checkpoints and at the end
     def one_arm(arm: dict, folder: Path) -> dict:
