@@ -134,9 +134,17 @@ def plot(data: dict):
 
     # (d) DPO and SFT against the chosen teacher's strength relative to the student
     ax = axes[3]
-    for key, fmt, color, label in (("dpo_gain", "o", PALETTE["blue"], "DPO"),
-                                   ("sft_gain", "D", PALETTE["orange"], "SFT on chosen")):
-        sel, x, y, c = _points(pairs, key, lambda p: p["chosen_minus_student"])
+    def student_acc(p):
+        return p["chosen_accuracy"] - p["chosen_minus_student"]
+
+    for key, fmt, color, label, where in (
+            ("dpo_gain", "o", PALETTE["blue"], "DPO", lambda p: p["chosen_minus_student"]),
+            ("sft_gain", "D", PALETTE["orange"], "SFT on chosen",
+             lambda p: p["chosen_minus_student"]),
+            # SFT on the rejected answers sits at the rejected teacher's strength
+            ("sft_rejected_gain", "X", PALETTE["vermillion"], "SFT on rejected",
+             lambda p: p["rejected_accuracy"] - student_acc(p))):
+        sel, x, y, c = _points(pairs, key, where)
         if sel:
             _err(ax, 100 * np.asarray(x), y, c, fmt=fmt, color=color, ecolor=color, alpha=0.8,
                  label=label)
@@ -144,7 +152,7 @@ def plot(data: dict):
                 _seeds(ax, sel, 100 * np.asarray(x), color)
     ax.axhline(0, color=PALETTE["black"], lw=0.6)
     ax.axvline(0, color=PALETTE["black"], lw=0.6, ls=":")
-    ax.set_xlabel("chosen teacher − student accuracy (pts)")
+    ax.set_xlabel("chosen (SFT on rejected: rejected) teacher − student accuracy (pts)")
     ax.set_ylabel("gain (pts)")
     ax.legend(loc="best")
 

@@ -255,6 +255,10 @@ def test_fig8_ladder_study_data_is_consistent(saved):
         if max(seeds) - min(seeds) > ihi - ilo:  # seeds further apart than the items' CI
             assert hi - lo > ihi - ilo
         assert p["sft_gain"] == arms[f"{p['pair']}.sft"]["observed_gain"]
+        if "sft_rejected_gain" in p:  # SFT on the rejected teacher's answers
+            rej = arms[f"{p['pair']}.sft-rejected"]
+            assert (rej["method"], rej["control"]) == ("sft", "reversed")
+            assert p["sft_rejected_gain"] == rej["observed_gain"]
         assert p["reversed_gain"] == arms[f"{p['pair']}.reversed"]["observed_gain"]
         assert [c["step"] for c in p["curve"]][-1] == cfg["train"]["max_steps"]
     scored = [p for p in d["pairs"] if p.get("bridge")]

@@ -393,6 +393,7 @@ def test_ladder_config_errors(tmp_path):
            ({"pairs": [["student", "nobody"]]}, "'nobody' is not one of the teachers"),
            ({"pairs": [["student", "student"]]}, "with itself"),
            ({"coin_flip": ["x-over-y"]}, "coin_flip names 'x-over-y'"),
+           ({"sft_rejected": ["x-over-y"]}, "sft_rejected names 'x-over-y'"),
            ({"task": "arithmetic"}, "has no two candidates per item"),
            ({"depth": 3}, "'depth' does not exist")]
     for over, match in bad:
@@ -442,7 +443,7 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     cfg = load_config(overrides={
         "student": tiny_dir, "rungs": [p2, p6], "stronger": [],
         "pairs": [["student", "prune-0.6"], [p2, p6]], "coin_flip": ["prune-0.2-over-prune-0.6"],
-        "seeds": [0, 1], "checkpoints": 2,
+        "sft_rejected": ["student-over-prune-0.6"], "seeds": [0, 1], "checkpoints": 2,
         "items": {"train": 32, "test": 40, "curve": 10}, "bootstrap": 200, "dtype": "float32",
         "train": {"max_steps": 2, "batch_size": 2, "dtype": "fp32"}})
     msgs = []
@@ -450,7 +451,7 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     names = [a["arm"] for a in s["arms"]]
     assert names == ["student-over-prune-0.6.dpo.s0", "student-over-prune-0.6.dpo.s1",
                      "student-over-prune-0.6.sft", "student-over-prune-0.6.reversed",
-                     "prune-0.2-over-prune-0.6.dpo.s0", "prune-0.2-over-prune-0.6.dpo.s1",
+                     "student-over-prune-0.6.sft-rejected", "prune-0.2-over-prune-0.6.dpo.s0", "prune-0.2-over-prune-0.6.dpo.s1",
                      "prune-0.2-over-prune-0.6.sft", "prune-0.2-over-prune-0.6.reversed",
                      "prune-0.2-over-prune-0.6.coin-flip"]
     for a in s["arms"]:
@@ -465,6 +466,13 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     # seeds differ, and the seed-averaged gain is the mean of the per-item correctness
     p = next(q for q in s["pairs"] if q["pair"] == "student-over-prune-0.6")
     assert len(p["dpo_gain_per_seed"]) == 2 and "sft_gain" in p and "reversed_gain" in p
+    # SFT on the rejected answers: the reversed pairs' chosen side, a model of its own
+    by_arm = {a["arm"]: a for a in s["arms"]}
+    rej, sft = by_arm["student-over-prune-0.6.sft-rejected"], by_arm["student-over-prune-0.6.sft"]
+    assert (rej["method"], rej["control"]) == ("sft", "reversed")
+    assert rej["trained_fingerprint"] != sft["trained_fingerprint"]
+    assert p["sft_rejected_gain"] == rej["observed_gain"] and p["sft_gain"] == sft["observed_gain"]
+    assert "sft_rejected_gain" not in next(q for q in s["pairs"] if q is not p)
     m = [json.loads((tmp_path / "arms" / f"student-over-prune-0.6.dpo.s{k}" /
                      "metrics.json").read_text()) for k in (0, 1)]
     avg = np.mean([x["correct_after"] for x in m], axis=0).mean()
@@ -494,8 +502,10 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     again = run(cfg, tmp_path, progress=msgs.append)
     assert sum("done earlier" in m for m in msgs) == len(names)
     assert again["arms"] == s["arms"] and again["pairs"] == s["pairs"]
+    assert not any("student's scores" in m for m in msgs)  # the predictors came from the cache
     # a kill loses at most the arm in flight: with an arm and a pair's training-free scores
-    # lost, the resumed run redoes exactly those and writes what the uninterrupted run wrote
+    # lost, the resumed run redoes that arm and the training-free scores (one pass over every
+    # pair set's sequences) and writes what the uninterrupted run wrote
     import shutil
     shutil.rmtree(tmp_path / "arms" / "prune-0.2-over-prune-0.6.dpo.s1")
     full = json.loads((tmp_path / "predictors.json").read_text())
@@ -504,6 +514,7 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     msgs.clear()
     resumed = run(cfg, tmp_path, progress=msgs.append)
     assert sum("done earlier" in m for m in msgs) == len(names) - 1
+    assert sum("student's scores" in m for m in msgs) == 1
     def strip(arms):  # noqa: E306 - an arm's wall time is the one thing a redo may change
         return [{k: v for k, v in a.items() if k != "seconds"} for a in arms]
     assert strip(resumed["arms"]) == strip(s["arms"]) and resumed["pairs"] == s["pairs"]
@@ -576,7 +587,11 @@ def test_completion_hidden_is_one_pass_of_completion_logps_and_the_decoder(tiny_
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     rows = get_task("arithmetic-choice").prompts("train", 5, seed=0)
     items = [(r["prompt"], c) for r in rows for c in r["candidates"]]
+    calls = []
+    hook = model.get_decoder().register_forward_hook(lambda *a: calls.append(1))
     lp, n, h = completion_hidden(model, tok, items, batch_size=4)
+    hook.remove()
+    assert len(calls) == 3                  # one decoder pass per batch of 4 (10 sequences)
     np.testing.assert_array_equal(lp, completion_logps(model, tok, items, batch_size=4,
                                                        progress=False))
     ids, k = encode_completion(tok, *items[3])

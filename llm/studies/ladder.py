@@ -120,6 +120,9 @@ class LadderConfig:
     sft: bool = True
     reversed: bool = True
     coin_flip: list[str] = field(default_factory=list)  # pair names with a zero-delta control
+    # pair names with an SFT arm on the *rejected* teacher's answers (mostly wrong ones): does
+    # SFT help through what the answers say or through their form?
+    sft_rejected: list[str] = field(default_factory=list)
     checkpoints: int = 4
     items: Items = field(default_factory=Items)
     dtype: str = "bf16"  # scoring dtype
@@ -205,10 +208,11 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise DeltaTheoryError(f"seeds={cfg.seeds!r} must list at least one seed, each once")
     names = [pair_name(c, r, cfg.student) for c, r in _pairs(cfg)]
-    for n in cfg.coin_flip:
-        if n not in names:
-            raise DeltaTheoryError(f"coin_flip names {n!r}, which is not one of the pairs: "
-                                   f"{', '.join(names)}")
+    for key in ("coin_flip", "sft_rejected"):
+        for n in getattr(cfg, key):
+            if n not in names:
+                raise DeltaTheoryError(f"{key} names {n!r}, which is not one of the pairs: "
+                                       f"{', '.join(names)}")
     task = get_task(cfg.task)
     if not task.binary or not task.prompts("test", 1, 0)[0].get("candidates"):
         raise DeltaTheoryError(f"task {cfg.task!r} has no two candidates per item; the ladder "
@@ -219,7 +223,8 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
 
 
 def arms(cfg: LadderConfig) -> list[dict]:
-    """Every arm: per pair, DPO once per seed, then SFT, reversed and the coin flip."""
+    """Every arm: per pair, DPO once per seed, then SFT, reversed, the coin flip and SFT on
+    the rejected answers."""
     out = []
     for c, r in _pairs(cfg):
         name = pair_name(c, r, cfg.student)
@@ -236,6 +241,9 @@ def arms(cfg: LadderConfig) -> list[dict]:
         if name in cfg.coin_flip:
             out.append({**base, "name": f"{name}.coin-flip", "method": cfg.train.method,
                         "control": "coin-flip", "seed": s0})
+        if name in cfg.sft_rejected:  # the reversed pairs' chosen side: the rejected answers
+            out.append({**base, "name": f"{name}.sft-rejected", "method": "sft",
+                        "control": "reversed", "seed": s0})
     return out
 
 
@@ -588,7 +596,10 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
             info["best_step"] = steps[best]
             info["best_gain_on_curve"] = float(mean_curve[best] - mean_curve[0])
         for a in got:
-            if a["method"] == "sft":
+            if a["method"] == "sft" and a["control"] == "reversed":
+                info["sft_rejected_gain"], info["sft_rejected_gain_ci95"] = \
+                    a["observed_gain"], a["observed_gain_ci95"]
+            elif a["method"] == "sft":
                 info["sft_gain"], info["sft_gain_ci95"] = a["observed_gain"], \
                     a["observed_gain_ci95"]
             elif a["control"] != "none":
@@ -613,7 +624,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
                "spearman": spearman, "predictors": PREDICTORS,
                # this invocation's scoring time; labels_from_cache models were scored earlier
                "scoring_seconds": scoring_s, "labels_from_cache": from_cache,
-               "code_version": CODE_VERSION}
+               "code_version": CODE_VERSION, "predictors_version": _PREDICTORS_VERSION}
     write_json(the_run.folder / "ladder.json", summary)
     with atomic_path(the_run.folder / "ladder.md") as tmp:
         tmp.write_text(markdown(summary))
@@ -675,6 +686,18 @@ def markdown(s: dict) -> str:
                      + f"{_pts(p.get('sft_gain'), p.get('sft_gain_ci95'))} | "
                      f"{_pts(p.get('reversed_gain'), p.get('reversed_gain_ci95'))} | "
                      f"{_pts(p.get('coin_flip_gain'), p.get('coin_flip_gain_ci95'))} |")
+    rej = [p for p in s["pairs"] if "sft_rejected_gain" in p]
+    if rej:
+        lines += ["", "SFT on the rejected teacher's answers to the same items (on these items "
+                  "exactly one candidate is right, so the share right is 1 − the chosen's):", "",
+                  "| pair | rejected answers right | SFT on rejected | SFT on chosen | DPO |",
+                  "|---|---|---|---|---|"]
+        for p in rej:
+            lines.append(f"| {p['pair']} | "
+                         f"{1 - p['chosen_accuracy_on_disagreements']:.0%} | "
+                         f"{_pts(p['sft_rejected_gain'], p.get('sft_rejected_gain_ci95'))} | "
+                         f"{_pts(p.get('sft_gain'), p.get('sft_gain_ci95'))} | "
+                         f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} |")
     lines += ["", "Spearman ρ over pairs of each predictor against the seed-averaged DPO gain "
               "(bootstrap 95 % CI over pairs):", "", "| predictor | ρ [95 % CI] |", "|---|---|"]
     for key, label in s["predictors"].items():
