@@ -15,7 +15,8 @@ stronger rungs.
     student on the pairs (implicit-reward margin; CHES).
 (c) DPO gain against the delta magnitude (the paper's §5: grow, then plateau?).
 (d) DPO and SFT gains against the chosen teacher's accuracy minus the student's (the paper's §5:
-    SFT helps only when the chosen is stronger, DPO also when it is weaker).
+    SFT helps only when the chosen is stronger, DPO also when it is weaker); crosses: SFT on the
+    rejected teacher's answers, at the rejected teacher's accuracy minus the student's.
 (e) held-out accuracy (curve subset) against training step for the pairs with the largest,
     middle and smallest κ, beside the theory's f(λ) for the same pair, its λ axis scaled so
     that λ* falls on the last step (the theory does not fix the step ↔ λ scale).

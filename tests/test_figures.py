@@ -261,7 +261,8 @@ def test_fig8_ladder_study_data_is_consistent(saved):
             assert p["sft_rejected_gain"] == rej["observed_gain"]
         assert p["reversed_gain"] == arms[f"{p['pair']}.reversed"]["observed_gain"]
         assert [c["step"] for c in p["curve"]][-1] == cfg["train"]["max_steps"]
-    assert sum("sft_rejected_gain" in p for p in d["pairs"]) == 3  # the shipped study's three
+    assert {p["pair"] for p in d["pairs"] if "sft_rejected_gain" in p} == set(cfg["sft_rejected"])
+    assert len(cfg["sft_rejected"]) == 3  # the shipped study's three
     scored = [p for p in d["pairs"] if p.get("bridge")]
     rho = spearman_ci([p["bridge"]["kappa"] for p in scored], [p["dpo_gain"] for p in scored],
                       cfg["bootstrap"], cfg["seed"])

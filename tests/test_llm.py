@@ -451,7 +451,8 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
     names = [a["arm"] for a in s["arms"]]
     assert names == ["student-over-prune-0.6.dpo.s0", "student-over-prune-0.6.dpo.s1",
                      "student-over-prune-0.6.sft", "student-over-prune-0.6.reversed",
-                     "student-over-prune-0.6.sft-rejected", "prune-0.2-over-prune-0.6.dpo.s0", "prune-0.2-over-prune-0.6.dpo.s1",
+                     "student-over-prune-0.6.sft-rejected",
+                     "prune-0.2-over-prune-0.6.dpo.s0", "prune-0.2-over-prune-0.6.dpo.s1",
                      "prune-0.2-over-prune-0.6.sft", "prune-0.2-over-prune-0.6.reversed",
                      "prune-0.2-over-prune-0.6.coin-flip"]
     for a in s["arms"]:

@@ -19,7 +19,8 @@ questions no split asks). For every (chosen, rejected) pair of teachers in ``pai
 2. **Observe.** DPO trains the student on the training items where the two teachers disagree
    (chosen = the chosen teacher's answer), once per seed in ``seeds``; SFT on the chosen
    teacher's answers on the same items; the reversed control (chosen and rejected swapped); and,
-   for the pairs in ``coin_flip``, a zero-delta control whose side is a coin flip on each item.
+   for the pairs in ``coin_flip``, a zero-delta control whose side is a coin flip on each item;
+   for the pairs in ``sft_rejected``, SFT on the rejected teacher's answers.
    Every arm trains the same number of optimizer steps with the same batch (``train.max_steps``
    × ``train.batch_size``; a seeded sample of the pairs, cycled when there are fewer), so arms
    differ in what their pairs say, not in how many there are. A DPO arm's held-out accuracy is
