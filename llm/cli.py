@@ -316,8 +316,8 @@ def run_cmd(config: Annotated[Path, typer.Argument(help="Experiment YAML.")],
 @app.command("ladder", help="Predicted against observed: for each pair of teachers (weaker "
              "rungs, the student, stronger rungs) the bridge's kappa and simple predictors "
              "against the student's accuracy change after DPO (several seeds) on their "
-             "disagreements, beside SFT, reversed, coin-flip and SFT-on-rejected controls at the same step "
-             "budget; resumable per arm.")
+             "disagreements, beside SFT, reversed, coin-flip and SFT-on-rejected controls "
+             "at the same step budget; resumable per arm.")
 def ladder_cmd(config: Annotated[Path | None, typer.Argument(
                    help="Ladder YAML (default: the shipped study, packaged as "
                         "deltatheory/llm/studies/ladder.yaml, experiments/ladder.yaml in the "
