@@ -230,3 +230,27 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
     if not text.strip():
         raise DeltaTheoryError(f"{what} {name!r} is empty")
     return text
+
+
+#: the distributions whose versions a result records (those a number can depend on)
+RECORDED_PACKAGES = ("deltatheory", "numpy", "scipy", "jax", "jaxlib", "torch", "transformers",
+                     "trl", "peft", "accelerate", "datasets", "tokenizers", "gguf")
+
+
+def versions() -> dict[str, str | None]:
+    """Python's and every recorded package's installed version (None: not installed), read from
+    the installed metadata, so nothing heavy is imported.
+
+    >>> v = versions(); v["python"].count(".") >= 1 and v["numpy"] is not None
+    True
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out

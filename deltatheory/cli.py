@@ -204,8 +204,9 @@ def simulate(student: Student, chosen: Chosen, rejected: Rejected,
                                     "best_accuracy": float(pred.best_accuracy)}
         payload["seconds"] = round(time.perf_counter() - t0, 3)
         if out_file is not None:
-            from ._io import write_json
+            from ._io import versions, write_json
 
+            payload["versions"] = versions()
             payload["curve"] = {"steps": res.steps.tolist(),
                                 "mean_accuracy": res.accuracy.mean(0).tolist()}
             write_json(out_file, payload)
@@ -308,7 +309,9 @@ def _run_check(which: str, quick: bool, seed: int, out_dir: Path | None, as_json
         result = _progress_runner(fn, as_json, quick=quick, seed=seed, **kw)
         payload = {**result.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
         if out_dir is not None:
-            from ._io import write_json
+            from ._io import versions, write_json
+
+            payload["versions"] = versions()
 
             write_json(out_dir / f"check_{which}.json", payload)
     except DeltaTheoryError as e:

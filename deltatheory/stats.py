@@ -9,7 +9,13 @@
   the spread between seeds as well as the items' (Welch–Satterthwaite degrees of freedom).
 * :func:`gap_recovered` — the share of a floor-to-ceiling gap an arm closes, with a paired
   bootstrap CI over items (e.g. how much of a pruned model's lost accuracy training restores).
-* :func:`spearman_ci` — Spearman ρ with a percentile bootstrap CI over the points.
+* :func:`spearman_ci` — Spearman ρ with a percentile bootstrap CI over the points, and (given
+  each y's standard error) over each point's own measurement noise as well.
+* :func:`gain_se` — the standard error and degrees of freedom of a seed-averaged gain from its
+  per-seed gains and its items-only CI (what :func:`seeds_items_ci` carries, from a summary).
+* :func:`pooled_seed_variance`, :func:`one_seed_ci` — a one-seed arm's gain CI widened by a
+  seed variance borrowed from arms that ran several seeds; :func:`welch_ci` — a t interval for
+  a sum of independent variance parts.
 
 Every resampling function takes ``seed`` and draws from :func:`deltatheory.rng.generator`, so a
 CI depends only on (data, seed). A statistic that does not exist (too few points) is ``None``
@@ -26,7 +32,9 @@ import numpy as np
 from .rng import generator
 
 __all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci",
-           "seeds_items_ci", "Recovered", "gap_recovered", "Spearman", "spearman_ci"]
+           "seeds_items_ci", "gain_se", "pooled_seed_variance", "welch_ci", "one_seed_ci",
+           "Recovered",
+           "gap_recovered", "Spearman", "spearman_ci"]
 
 Z95 = 1.959963984540054
 
@@ -127,6 +135,86 @@ def seeds_items_ci(before, after_by_seed) -> list[float] | None:
     return [m - half, m + half]
 
 
+
+def gain_se(per_seed, items_ci95, n_items: int) -> tuple[float, float] | None:
+    """Standard error and Welch–Satterthwaite degrees of freedom of a seed-averaged gain, from
+    what a summary keeps: the per-seed gains and the items-only 95 % CI given those seeds (a
+    paired bootstrap over ``n_items`` items). The two shares of :func:`seeds_items_ci` — the
+    seeds' (variance of the per-seed gains / S) and the items' ((CI width / 2z)²) — are added;
+    leaving out the small residual term they share makes it slightly conservative. ``None``
+    with one seed (no seed spread to measure) or no items CI.
+
+    >>> se, df = gain_se([0.10, 0.12], [0.09, 0.13], 2000)
+    >>> round(se, 4), round(df, 2)  # seeds and items add about 0.0001 each
+    (0.0143, 4.16)
+    """
+    g = np.asarray(per_seed, dtype=float)
+    if len(g) < 2 or not items_ci95:
+        return None
+    between = g.var(ddof=1) / len(g)
+    items = ((items_ci95[1] - items_ci95[0]) / (2 * Z95)) ** 2
+    se2 = between + items
+    if se2 == 0:
+        return 0.0, float("inf")
+    df = se2**2 / (between**2 / (len(g) - 1) + items**2 / (n_items - 1))
+    return float(np.sqrt(se2)), float(df)
+
+
+def pooled_seed_variance(per_seed_gains) -> tuple[float, int] | None:
+    """The variance between training seeds pooled over several arms (each arm's per-seed gains
+    about its own mean), and its degrees of freedom; None without an arm of two seeds or more.
+
+    >>> v, df = pooled_seed_variance([[0.1, 0.3], [0.0, 0.0, 0.3]])
+    >>> round(v, 6), df  # (0.02 + 0.06) / (1 + 2)
+    (0.026667, 3)
+    """
+    ss, df = 0.0, 0
+    for g in per_seed_gains:
+        g = np.asarray(g, dtype=float)
+        if len(g) >= 2:
+            ss += float(((g - g.mean()) ** 2).sum())
+            df += len(g) - 1
+    return (round(ss / df, 15), df) if df else None
+
+
+def welch_ci(estimate: float, parts) -> list[float]:
+    """95 % t interval of an estimate whose variance is a sum of independent parts, each
+    ``(variance, degrees of freedom)`` (None or inf: known exactly), with Welch–Satterthwaite
+    degrees of freedom.
+
+    >>> lo, hi = welch_ci(1.0, [(0.04, 10), (0.0, 5)])
+    >>> round(hi - 1.0, 4)  # t(10) quantile 2.2281 times sd 0.2
+    0.4456
+    """
+    from scipy import stats
+
+    parts = [(float(v), np.inf if d is None else float(d)) for v, d in parts]
+    se2 = sum(v for v, _ in parts)
+    if se2 == 0:
+        return [estimate, estimate]
+    den = sum(v**2 / d for v, d in parts if v > 0 and np.isfinite(d))
+    df = se2**2 / den if den > 0 else np.inf
+    half = float(stats.t.ppf(0.975, df) * np.sqrt(se2))
+    return [estimate - half, estimate + half]
+
+
+def one_seed_ci(gain: float, items_ci95, seed_var: float, seed_df: int,
+                n_items: int) -> list[float] | None:
+    """95 % CI of a one-seed arm's gain as an estimate of its mean over training seeds: its
+    items-only CI's variance plus a seed variance borrowed from arms that ran several seeds
+    (:func:`pooled_seed_variance`; an assumption: that this arm's seeds spread as theirs do), a
+    t interval with Welch–Satterthwaite degrees of freedom (:func:`welch_ci`).
+
+    >>> lo, hi = one_seed_ci(0.05, [0.03, 0.07], 0.0004, 10, 2000)
+    >>> round(lo, 3), round(hi, 3)  # the seeds' 0.02 sd doubles the items' 0.0102 se
+    (0.002, 0.098)
+    """
+    if not items_ci95:
+        return None
+    items = ((items_ci95[1] - items_ci95[0]) / (2 * Z95)) ** 2
+    return welch_ci(gain, [(items, n_items - 1), (seed_var, seed_df)])
+
+
 @dataclass(frozen=True)
 class Recovered:
     """(arm − floor) / (ceiling − floor) with its bootstrap CI; ``value`` None (with ``why``)
@@ -194,12 +282,23 @@ class Spearman:
                    why=d.get("why"))
 
 
-def spearman_ci(x, y, n: int = 2000, seed: int = 0) -> Spearman:
-    """Spearman ρ of (x, y) with a percentile bootstrap 95 % CI over the points.
+def spearman_ci(x, y, n: int = 2000, seed: int = 0, *, y_se=None, y_df=None) -> Spearman:
+    """Spearman ρ of (x, y) with a percentile bootstrap 95 % CI.
+
+    Without ``y_se`` the bootstrap resamples the points and treats each y as exact. With
+    ``y_se`` (each y's standard error; ``y_df`` its degrees of freedom, None or inf: normal) it
+    also redraws every resampled y from y + se·t_df, so the interval counts each point's own
+    measurement noise (a DPO gain's seeds and items) as well as which points were measured.
+    Redrawn points are noisier than the measured ones, so that interval sits lower than ρ
+    itself when ρ is high (the attenuation noise causes): read it as "what ρ's measurement can
+    and cannot rule out", not as a correction of ρ.
 
     >>> r = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500)
     >>> round(r.rho, 4)
     0.8286
+    >>> noisy = spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], n=500, y_se=[2.0] * 6)
+    >>> noisy.rho == r.rho and noisy.ci95[0] < r.ci95[0]
+    True
     """
     from scipy import stats
 
@@ -207,10 +306,23 @@ def spearman_ci(x, y, n: int = 2000, seed: int = 0) -> Spearman:
     if len(x) < 3:
         return Spearman(None, None, len(x), 0, why=f"{len(x)} points: rho needs at least 3")
     idx = generator(seed, 0).integers(0, len(x), size=(int(n), len(x)))
+    ys = y[idx]
+    if y_se is not None:
+        se = np.asarray(y_se, dtype=float)
+        df = np.full(len(y), np.inf) if y_df is None else np.asarray(
+            [np.inf if d is None else d for d in y_df], dtype=float)
+        if se.shape != y.shape or df.shape != y.shape or (se < 0).any() or (df <= 0).any():
+            raise ValueError(f"y_se (and y_df) need one value per point ({len(y)}), se >= 0 "
+                             "and df > 0")
+        g = generator(seed, 1)
+        t = np.where(np.isinf(df[idx]), g.standard_normal(idx.shape),
+                     g.standard_t(np.where(np.isinf(df[idx]), 1.0, df[idx])))
+        ys = ys + se[idx] * t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rho = float(stats.spearmanr(x, y).statistic)
-        boot = np.array([stats.spearmanr(x[i], y[i]).statistic for i in idx])
+        boot = np.array([stats.spearmanr(x[i], yi).statistic for i, yi in zip(idx, ys,
+                                                                              strict=True)])
     ok = boot[np.isfinite(boot)]
     if not np.isfinite(rho):
         return Spearman(None, None, len(x), int(n - len(ok)),

@@ -9,10 +9,12 @@ stronger rungs.
     much wider wherever the two seeds disagree); open triangles are the reversed controls,
     grey squares the coin-flip (zero-delta) controls, drawn apart. Panels (c) and (d) draw
     the DPO gain the same way.
-(b) Spearman ρ over pairs of each predictor against the DPO gain, with bootstrap 95 % CIs over
-    pairs: κ, its signal term, the accuracy gap ("delta magnitude"), the chosen teacher's
-    accuracy, the chosen answer's accuracy on the disagreement items, and two scores of the
-    student on the pairs (implicit-reward margin; CHES).
+(b) Spearman ρ over pairs of each predictor against the DPO gain, with two bootstrap 95 % CIs:
+    over pairs with each pair's gain redrawn within its own seeds-and-items error (blue: every
+    level of noise) and over pairs alone, gains taken as exact (grey, thin, above: too
+    narrow). Predictors: κ, its signal term, the accuracy gap ("delta magnitude"), the chosen
+    teacher's accuracy, the chosen answer's accuracy on the disagreement items, and two scores
+    of the student on the pairs (implicit-reward margin; CHES).
 (c) DPO gain against the delta magnitude (the paper's §5: grow, then plateau?).
 (d) DPO and SFT gains against the chosen teacher's accuracy minus the student's (the paper's §5:
     SFT helps only when the chosen is stronger, DPO also when it is weaker); crosses: SFT on the
@@ -106,9 +108,12 @@ def plot(data: dict):
     r = data["spearman"]["kappa"]
     rho = "n/a" if r["rho"] is None else f"{r['rho']:+.2f}" + (
         f" [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}]" if r["ci95"] else "")
-    ax.text(0.03, 0.97, f"Spearman ρ = {rho}\n{r['n']} pairs", transform=ax.transAxes,
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.25 * (hi - lo))  # headroom for the ρ text above the points
+    ax.text(0.03, 0.97, f"Spearman ρ = {rho}\n{r['n']} pairs; CI: pairs, seeds, items",
+            transform=ax.transAxes,
             ha="left", va="top", fontsize=5)
-    ax.legend(loc="best")
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.45), fontsize=5)
 
     # (b) ρ for every predictor
     ax = axes[1]
@@ -117,12 +122,20 @@ def plot(data: dict):
                     for k in keys])
     ci = np.array([data["spearman"][k]["ci95"] or [np.nan, np.nan] for k in keys], float)
     yy = np.arange(len(keys))[::-1]
-    ax.errorbar(rho, yy, xerr=[rho - ci[:, 0], ci[:, 1] - rho], fmt="o", color=PALETTE["blue"],
+    narrow = [data["spearman"][k].get("ci95_pairs_only") for k in keys]
+    if all(narrow):  # summaries written before the gains' own noise was counted have none
+        nc = np.array(narrow, float)
+        ax.errorbar(rho, yy + 0.18, xerr=np.clip([rho - nc[:, 0], nc[:, 1] - rho], 0, None),
+                    fmt="none",
+                    ecolor="0.6", elinewidth=0.5, capsize=1.0)
+    # the interval that redraws noisy gains can end below ρ itself: clip the arms at 0
+    ax.errorbar(rho, yy, xerr=np.clip([rho - ci[:, 0], ci[:, 1] - rho], 0, None), fmt="o",
+                color=PALETTE["blue"],
                 ecolor=PALETTE["sky"], elinewidth=0.7, capsize=1.5)
     ax.axvline(0, color=PALETTE["black"], lw=0.6)
     ax.set_yticks(yy, [data["predictors"][k] for k in keys], fontsize=5)
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel("Spearman ρ with the DPO gain (over pairs)")
+    ax.set_xlabel("Spearman ρ with the DPO gain (CI: pairs, seeds, items; grey: pairs only)")
 
     # (c) gain against delta magnitude
     ax = axes[2]

@@ -21,7 +21,7 @@ from deltatheory.errors import DeltaTheoryError
 
 from .logprobs import completion_logps
 
-__all__ = ["choice_margins", "choose", "choice_answers", "shared_prefix_logps"]
+__all__ = ["cache_keyword", "choice_margins", "choose", "choice_answers", "shared_prefix_logps"]
 
 
 def choice_margins(model, tokenizer, rows: list[dict], *, batch_size: int = 32,
@@ -109,6 +109,7 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
     model.eval()
     device = next(model.parameters()).device
     decoder, head_layer, cap = model.get_decoder(), model.get_output_embeddings(), _softcap(model)
+    kw = cache_keyword(decoder)
 
     def logp(h):  # log-softmax over the vocabulary, in float32
         logits = head_layer(h).float()
@@ -123,8 +124,8 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
             if p > 0:
                 ids = torch.tensor([first[:p]], device=device)
                 cache = DynamicCache(config=model.config)
-                decoder(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=cache,
-                        use_cache=True)
+                decoder(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
+                        **{kw: cache})
                 prefix = [(layer.keys, layer.values) for layer in cache.layers]
             for s in tqdm(range(0, len(enc), batch_size), desc=desc, disable=not progress,
                           leave=False):
@@ -146,8 +147,7 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
                                           for k, v in prefix], config=model.config)
                 pos = (p + torch.arange(ws, device=device))[None].expand(b, -1)
                 hid = decoder(input_ids=q_ids, attention_mask=torch.cat([pre_mask, q_mask], 1),
-                              position_ids=pos, past_key_values=cache,
-                              use_cache=True).last_hidden_state
+                              position_ids=pos, use_cache=True, **{kw: cache}).last_hidden_state
                 lens = torch.tensor([len(x) for x in own], device=device)
                 first_lp = logp(hid[torch.arange(b, device=device), lens - 1])      # (b, V)
                 # the shared answer tokens: position t predicts own token t + 1
@@ -173,7 +173,7 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
                 pos = (p + lens.repeat_interleave(n_ans))[:, None] + torch.arange(wc,
                                                                                   device=device)
                 hid = decoder(input_ids=a_ids, attention_mask=mask, position_ids=pos,
-                              past_key_values=cache, use_cache=True).last_hidden_state
+                              use_cache=True, **{kw: cache}).last_hidden_state
                 keep = a_mask[:, 1:].bool()                       # position t predicts t + 1
                 rest = logp(hid[:, :-1][keep]).gather(-1, a_ids[:, 1:][keep][:, None])[:, 0]
                 rows_ = torch.arange(b * n_ans, device=device)[:, None].expand_as(keep)
@@ -186,6 +186,23 @@ def shared_prefix_logps(model, tokenizer, items: list[tuple[list[dict], list[str
     finally:
         model.train(was_training)
     return out
+
+
+def cache_keyword(decoder) -> str:
+    """The keyword a decoder's ``forward`` takes its key/value cache by: ``cache`` from
+    transformers 5.25 (which deprecates ``past_key_values``, to be removed in 5.40),
+    ``past_key_values`` before. Read from the signature, so every version in the declared range
+    gets its own current name and no deprecation warning."""
+    import inspect
+
+    params = inspect.signature(decoder.forward).parameters
+    if "cache" in params:
+        return "cache"
+    if "past_key_values" in params:
+        return "past_key_values"
+    raise DeltaTheoryError(f"{type(decoder).__name__}.forward takes neither `cache` nor "
+                           "`past_key_values`: this transformers release is outside the range "
+                           "deltatheory is tested with (see pyproject.toml)")
 
 
 def choose(model, tokenizer, rows: list[dict], **kw) -> np.ndarray:

@@ -19,6 +19,7 @@ import typer
 from deltatheory._cli import Json, emit, fail
 from deltatheory.errors import DeltaTheoryError
 
+from .choice import choice_answers
 from .generate import GenerationConfig
 from .train import METHODS, TrainConfig
 
@@ -27,6 +28,7 @@ app = typer.Typer(no_args_is_help=True, help="Delta-learning DPO on real languag
 
 _T = TrainConfig()
 _G = GenerationConfig()
+_CHOICE_BATCH = choice_answers.__kwdefaults__["batch_size"]  # what the studies score with
 
 
 def register(root: typer.Typer) -> None:
@@ -251,37 +253,61 @@ def train_cmd(pairs: Annotated[Path, typer.Option(help="Pairs dataset folder (fr
             f"{stats['reward_margin']:.2f}" if "reward_accuracy" in stats else ""))
 
 
-@app.command("eval", help="Task metric on held-out prompts with a bootstrap 95 % CI.")
+@app.command("eval", help="Task metric on held-out prompts with a bootstrap 95 % CI. A choice "
+             "task (arithmetic-choice, addition-choice) is scored as every study scores it: "
+             "the model's answer is the candidate it gives the higher log-probability, and "
+             "nothing is generated.")
 def eval_cmd(model: Model, task: Task = "bold-sections", n: int = 32,
-             max_new_tokens: int = _G.max_new_tokens, batch_size: int = _G.batch_size,
+             max_new_tokens: Annotated[int | None, typer.Option(
+                 help=f"Generation only (default {_G.max_new_tokens}); refused for a choice "
+                      "task, which generates nothing.")] = None,
+             batch_size: Annotated[int | None, typer.Option(
+                 help=f"Prompts per batch (default {_G.batch_size} when generating, "
+                      f"{_CHOICE_BATCH} when scoring a choice task, as the studies do).")]
+             = None,
              seed: int = 0, bootstrap: int = 2000,
              out: Path = Path("results/llm-eval"), as_json: Json = False):
     _ready()
     from deltatheory._io import ensure_writable, write_json
     from deltatheory.stats import bootstrap_ci
 
-    from .generate import generate
     from .models import parse_spec
     from .tasks import get_task
 
     try:
         parse_spec(model)
-        gen = _gen(max_new_tokens, batch_size)
         _count("--n", n)
         if bootstrap < 100:
             raise DeltaTheoryError(f"--bootstrap {bootstrap} must be at least 100")
         t = get_task(task)
+        if t.choice:
+            if max_new_tokens is not None:
+                raise DeltaTheoryError(f"--max-new-tokens {max_new_tokens} does not apply to "
+                                       f"{task}: a choice task is scored by log-probability "
+                                       "and generates nothing")
+            batch = _CHOICE_BATCH if batch_size is None else batch_size
+            _count("--batch-size", batch)
+        else:
+            gen = _gen(_G.max_new_tokens if max_new_tokens is None else max_new_tokens,
+                       _G.batch_size if batch_size is None else batch_size)
         rows = t.prompts("test", n, seed)
         ensure_writable(out)
-        ans = generate(model, rows, out, gen, seed=seed)
+        if t.choice:  # the studies' path (studies/experiment.py), so the numbers agree
+            scoring = "log-prob choice"
+            ans = choice_answers(model, rows, out, dtype=_G.dtype, batch_size=batch)
+        else:
+            from .generate import generate
+
+            scoring = "generation"
+            ans = generate(model, rows, out, gen, seed=seed)
         scores = [t.score(r, ans[r["id"]]) for r in rows]
-        payload = {"model": model, "task": task, "n": n, "mean": sum(scores) / n,
-                   "ci95": bootstrap_ci(scores, bootstrap, seed)}
+        payload = {"model": model, "task": task, "n": n, "scoring": scoring,
+                   "mean": sum(scores) / n, "ci95": bootstrap_ci(scores, bootstrap, seed)}
         write_json(out / "eval.json", payload)
     except DeltaTheoryError as e:
         fail(str(e))
     ci = payload["ci95"]
-    _say(payload, as_json, f"{model} on {task} (n={n}): {payload['mean']:.3f}"
+    _say(payload, as_json, f"{model} on {task} (n={n}, {scoring}): {payload['mean']:.3f}"
          + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
 
 

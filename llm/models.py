@@ -14,7 +14,6 @@ splits never ask (cached the same way). Anything else is passed to
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -249,46 +248,6 @@ def fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-def _truth(base_dir: Path, spec: ModelSpec) -> Path:
-    """The base fine-tuned on ground-truth answers (see :data:`RECIPES`), cached like a prune."""
-    recipe = f"{spec.recipe}-{spec.arg:g}"
-    key = hashlib.sha256(f"{folder_hash(base_dir)}|{recipe}|v1".encode()).hexdigest()[:16]
-    target = cache_dir() / f"{base_dir.name}@{recipe}-{key}"
-
-    def build(tmp: Path) -> None:
-        import tempfile
-
-        import torch
-        from datasets import Dataset
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from .tasks import get_task
-        from .train import TrainConfig, train
-
-        rows = get_task("addition-choice").prompts("validation", int(spec.arg), seed=0)
-        data = Dataset.from_list([
-            {"prompt": r["prompt"],
-             "chosen": [{"role": "assistant", "content": r["candidates"][1 - r["truth"]]}],
-             "rejected": [{"role": "assistant", "content": r["candidates"][r["truth"]]}]}
-            for r in rows])
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-        tok = AutoTokenizer.from_pretrained(base_dir)
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        cfg = TrainConfig(method="sft", learning_rate=2e-4, epochs=2, batch_size=8, lora=True,
-                          lora_r=16, dtype="bf16", max_length=128, seed=0)
-        with tempfile.TemporaryDirectory() as work:
-            model, tok, _ = train(str(base_dir), data, work, cfg, model=model, tokenizer=tok,
-                                  save=False)
-        model.to(torch.float32).save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "deltatheory_source.json").write_text(json.dumps(
-            {"base": str(base_dir), "base_hash": folder_hash(base_dir), "recipe": spec.recipe,
-             "questions": int(spec.arg), "train": dataclasses.asdict(cfg)}))
-
-    return _atomic_dir(target, build)
-
-
 def _prune(base_dir: Path, spec: ModelSpec) -> Path:
     # keyed by the content of the base (not its folder name: runA/model and runB/model differ)
     # and by the recipe, so two different bases never share a derived checkpoint
@@ -333,7 +292,12 @@ def resolve(spec: str) -> str:
                                "local folder; derived rungs need a local base")
     if s.recipe is None:
         return str(base)
-    return str(_truth(base, s) if s.recipe == "truth" else _prune(base, s))
+    if s.recipe == "truth":
+        # a truth rung is built by training, and training loads models: its builder lives in
+        # deltatheory.llm.rungs, which imports this module and train; this module imports
+        # neither (no import circle), so it looks the builder up by name when it needs one
+        return str(importlib.import_module(".rungs", __package__).build_truth(base, s))
+    return str(_prune(base, s))
 
 
 def load(spec: str, *, dtype: str = "fp32"):

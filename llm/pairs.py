@@ -14,7 +14,8 @@ import numpy as np
 
 from deltatheory.errors import BadData, DeltaTheoryError
 
-__all__ = ["CONTROLS", "make_pairs", "synthetic_table", "diagnostics", "save_pairs", "load_pairs"]
+__all__ = ["CONTROLS", "make_pairs", "synthetic_table", "diagnostics", "save_pairs",
+           "saved_pairs_match", "load_pairs"]
 
 CONTROLS = ("none", "reversed", "tied", "shuffled")
 
@@ -171,15 +172,34 @@ def diagnostics(pairs: list[dict], tokenizer=None) -> dict:
     return d
 
 
-def save_pairs(pairs: list[dict], folder: str | Path) -> Path:
-    """Save as a Hugging Face dataset (written to a temporary folder, then renamed)."""
+def save_pairs(pairs: list[dict], folder: str | Path, *, key: str | None = None) -> Path:
+    """Save as a Hugging Face dataset (written to a temporary folder, then renamed). ``key``
+    (what determined the pairs: the code's version and the settings) is saved inside the same
+    folder, in the same rename, for :func:`saved_pairs_match`."""
+    import json
+
     from datasets import Dataset
 
     from deltatheory._io import atomic_dir
 
     with atomic_dir(folder) as tmp:
         Dataset.from_list(pairs).save_to_disk(str(tmp))
+        if key is not None:
+            (tmp / "deltatheory_key.json").write_text(json.dumps({"key": key}))
     return Path(folder)
+
+
+def saved_pairs_match(folder: str | Path, key: str) -> bool:
+    """Whether ``folder`` holds pairs saved by :func:`save_pairs` under this ``key`` (a folder
+    saved without a key, or by other code or settings, does not match)."""
+    import json
+
+    p = Path(folder) / "deltatheory_key.json"
+    try:
+        return (Path(folder) / "dataset_info.json").exists() and \
+            json.loads(p.read_text()).get("key") == key
+    except (OSError, ValueError):
+        return False
 
 
 def load_pairs(folder: str | Path):

@@ -54,16 +54,25 @@ class Run:
         study bumps whenever a change alters any number an arm writes). Stored with the config;
         a resume by other code, or of a folder that recorded none, is refused, so arms computed
         two ways never sit in one run.
+
+        The installed versions of the packages a number depends on
+        (:func:`deltatheory._io.versions`) are stored too; a resume under other versions is
+        refused for the same reason (a folder that recorded none records them now).
         """
+        from deltatheory._io import versions
+
         from .generate import model_identity
 
         fresh = not Path(out).exists()
         out = ensure_writable(out)
         path = out / "config.json"
         ids = {m: model_identity(m) for m in dict.fromkeys(models)}
+        now = versions()
         if path.exists():
             old = json.loads(path.read_text())
             old.pop("started", None)
+            old_versions = old.pop("versions", None)
+            old.pop("versions_recorded_at_resume", None)
             old_ids = old.pop("model_identities", None)
             old_version = old.pop("code_version", None)
             if old != json.loads(json.dumps(config)):
@@ -73,10 +82,20 @@ class Run:
                 raise DeltaTheoryError(f"{out} was started by study code version {old_version!r}, "
                                        f"this is {code_version!r}: its finished arms were computed "
                                        "differently; use another --out")
-            if old_ids is None:  # started by a version that did not record them: record now
+            if old_versions is not None:  # only what the folder recorded is compared
+                moved = [k for k in old_versions if k in now and old_versions[k] != now[k]]
+                if moved:
+                    k = moved[0]
+                    raise DeltaTheoryError(
+                        f"{out} was started with {k} {old_versions.get(k)}, this is {now[k]}: "
+                        "its finished arms may differ from what these versions compute; install "
+                        "the versions it recorded (config.json: versions) or use another --out")
+            if old_ids is None or old_versions is None:  # recorded by neither: record now
                 full = json.loads(path.read_text())
-                write_json(path, {**full, "model_identities": ids})
-                old_ids = ids
+                stamp = {} if old_versions is not None else {
+                    "versions": now, "versions_recorded_at_resume": True}
+                write_json(path, {**full, "model_identities": old_ids or ids, **stamp})
+                old_ids = old_ids or ids
             changed = [m for m in ids if old_ids.get(m) != ids[m]]
             if changed:
                 raise DeltaTheoryError(f"model {changed[0]!r} has changed since {out} was started "
@@ -84,7 +103,7 @@ class Run:
                                        "finished arms are of the old model; use another --out")
         else:
             stamp = {"code_version": code_version} if code_version is not None else {}
-            write_json(path, {**config, "model_identities": ids, **stamp,
+            write_json(path, {**config, "model_identities": ids, **stamp, "versions": now,
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         return cls(out, config, created=fresh)
 

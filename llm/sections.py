@@ -11,6 +11,12 @@ item, else a few words of the section's first sentence). Two answers with k = 2 
 share every sentence and differ in how many sections carry a bold header; two k = 3 answers
 made with different random streams differ in where the sections start (the tied control).
 
+Counting (the issue on what a "section" is): :func:`count_bold_header_lines` (stand-alone bold
+header lines) and :func:`count_bold_lead_ins` (lines that open with bold and go on) split, line
+for line, what ``tasks.count_bold_sections`` counts; :func:`count_heading_lines` counts markdown
+``#`` headings; :func:`section_count_report` (and ``python -m deltatheory.llm.sections --report
+FOLDER``) applies all of them to the answers a shipped results folder saved.
+
 Prompts: :data:`TOPICS` × :data:`FRAMES`; the topics are split three ways (train, validation,
 test) so no topic is shared between splits (1,296 training prompts).
 """
@@ -21,7 +27,9 @@ import re
 
 import numpy as np
 
-__all__ = ["TOPICS", "FRAMES", "SPLIT_TOPICS", "split_prompts", "plain_units", "sectioned"]
+__all__ = ["TOPICS", "FRAMES", "SPLIT_TOPICS", "split_prompts", "plain_units", "sectioned",
+           "count_bold_header_lines", "count_bold_lead_ins", "count_heading_lines",
+           "read_samples", "section_count_report", "report_markdown"]
 
 TOPICS = [
     # validation (16)
@@ -243,3 +251,186 @@ def sectioned(answer: str, k: int, rng: np.random.Generator) -> str | None:
                 for i in range(s, e)]  # an item title that opens no section stays inline
         parts.append(f"**{head}**\n" + " ".join(body))
     return "\n\n".join(parts)
+
+
+# ---- counting bold sections two ways (issue: header lines vs list lead-ins) ----------------------
+#
+# A *bold-led line* is what ``tasks.count_bold_sections`` counts (one per line, lines split at
+# "\n"): after leading whitespace and at most one marker (a list marker ``-``/``*``/``+`` or
+# ``1.``/``1)`` followed by whitespace, or a run of ``#``), the line opens with a bold span
+# ``**…**`` that holds no ``*``. Each bold-led line is exactly one of the two kinds below, so for
+# every text ``count_bold_header_lines(t) + count_bold_lead_ins(t) == count_bold_sections(t)``.
+# Counted by none of the three: bold inside a line (``Not **this**``), an unclosed bold span (an
+# answer cut at its token budget), bold holding ``*``, ``__bold__``, and a markdown heading
+# without bold (``## Heading``), which only :func:`count_heading_lines` counts.
+_BOLD_LED = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s*)?\*\*[^*\n]+\*\*(.*)$")
+_HEADING = re.compile(r"^\s*#{1,6}\s+\S")
+
+
+def _bold_led_rests(text: str) -> list[str]:
+    """For each bold-led line of ``text``, what follows its leading bold span."""
+    return [m.group(1) for line in text.split("\n") if (m := _BOLD_LED.match(line))]
+
+
+def _is_header_rest(rest: str) -> bool:
+    return rest.strip() in ("", ":")
+
+
+def count_bold_header_lines(text: str) -> int:
+    """Number of stand-alone bold header lines: bold-led lines whose bold span is the line's whole
+    content, save an optional colon after it (``**Title**``, ``**Title:**``, ``**Title**:``,
+    ``### **Title**``, ``1. **Title**``). ``## Title`` without bold is not one.
+
+    >>> count_bold_header_lines("**Plan**\\nText.\\n**Rest:**\\n### **Eat**:\\n## Walk\\n"
+    ...                         "1. **Sleep**: well\\nNot **this**")
+    3
+    """
+    return sum(_is_header_rest(r) for r in _bold_led_rests(text))
+
+
+def count_bold_lead_ins(text: str) -> int:
+    """Number of bold lead-ins: bold-led lines with more on the line after the bold span (and an
+    optional colon), e.g. ``1. **Title**: text``, ``- **Note:** text``, ``**Note:** text``.
+
+    >>> count_bold_lead_ins("1. **Plan**: Write it.\\n- **Note:** Rest.\\n**Tip** eat\\n"
+    ...                     "**Header**\\nNot **this**")
+    3
+    """
+    return sum(not _is_header_rest(r) for r in _bold_led_rests(text))
+
+
+def count_heading_lines(text: str) -> int:
+    """Number of markdown heading lines: one to six ``#`` then whitespace and some text, bold or
+    not (``## Title``, ``### **Title**``); a bare ``#`` is not one.
+
+    >>> count_heading_lines("## Plan\\n### **Rest**\\n#\\n#NoSpace\\n####### Seven")
+    2
+    """
+    return sum(bool(_HEADING.match(line)) for line in text.split("\n"))
+
+
+_SAMPLE = re.compile(
+    r"^## (?P<id>\S+) \(score (?P<score>[^)\n]*)\)\n\n\*\*Prompt:\*\* .*?\n\n```text\n"
+    r"(?P<answer>.*?)\n```\n(?=\n## \S+ \(score [^)\n]*\)\n\n\*\*Prompt:\*\* |\Z)",
+    re.MULTILINE | re.DOTALL)
+
+
+def read_samples(path) -> list[dict]:
+    """The saved answers of one arm's samples file (as ``experiment._write_samples`` writes it):
+    a list of ``{"id", "score", "answer"}``, ``score`` being the score saved beside it."""
+    from pathlib import Path
+
+    from deltatheory.errors import BadData
+
+    text = Path(path).read_text()
+    rows = [{"id": m["id"], "score": float(m["score"]), "answer": m["answer"]}
+            for m in _SAMPLE.finditer(text)]
+    if len(rows) != len(re.findall(r"^\*\*Prompt:\*\* ", text, re.MULTILINE)):
+        raise BadData(f"{path}: could not read every saved answer (found {len(rows)})")
+    return rows
+
+
+def section_count_report(results_folder) -> dict:
+    """Per arm of a shipped results folder, the saved answers (``samples/<arm>.md``) counted four
+    ways: the old counter (``count_bold_sections``), stand-alone bold header lines, bold
+    lead-ins, markdown heading lines; each arm's ``n`` answers, the mean of each count, the counts
+    of every answer, and the old counter's mean over all held-out answers from ``results.json``.
+
+    Arms come in ``results.json``'s order (then any other samples file, by name)."""
+    import json
+    from pathlib import Path
+
+    from deltatheory.llm.tasks import count_bold_sections
+
+    from deltatheory.errors import DeltaTheoryError
+
+    folder = Path(results_folder)
+    if not any((folder / "samples").glob("*.md")):
+        raise DeltaTheoryError(f"{results_folder}: no saved answers (samples/<arm>.md) there")
+    shipped = {}
+    if (folder / "results.json").exists():
+        shipped = {a["arm"]: a for a in json.loads((folder / "results.json").read_text())["arms"]}
+    files = {p.stem: p for p in sorted((folder / "samples").glob("*.md"))}
+    order = [a for a in shipped if a in files] + [a for a in files if a not in shipped]
+    counters = {"old_counter": count_bold_sections, "header_lines": count_bold_header_lines,
+                "lead_ins": count_bold_lead_ins, "heading_lines": count_heading_lines}
+    arms = {}
+    for arm in order:
+        answers = [{"id": r["id"], "saved_score": r["score"],
+                    **{k: f(r["answer"]) for k, f in counters.items()}}
+                   for r in read_samples(files[arm])]
+        n = len(answers)
+        arms[arm] = {"n": n, **{f"mean_{k}": (sum(a[k] for a in answers) / n if n else None)
+                                for k in counters}}
+        if arm in shipped:
+            arms[arm].update(all_heldout_n=shipped[arm].get("n_test"),
+                             all_heldout_mean_old_counter=shipped[arm].get("metric_mean"))
+        arms[arm]["answers"] = answers
+    return {"folder": str(results_folder),
+            "source": "the answers each arm saved in samples/<arm>.md (the first held-out "
+                      "prompts only); the all_heldout_* fields are the old counter over every "
+                      "held-out answer, from results.json",
+            "definitions": {
+                "old_counter": "tasks.count_bold_sections: lines that open with **bold** (after "
+                               "at most one list or # marker)",
+                "header_lines": "sections.count_bold_header_lines: such lines whose whole "
+                                "content is the bold span (an optional colon after it)",
+                "lead_ins": "sections.count_bold_lead_ins: such lines with more text after the "
+                            "bold span; header_lines + lead_ins == old_counter",
+                "heading_lines": "sections.count_heading_lines: markdown # headings with text, "
+                                 "bold or not"},
+            "arms": arms}
+
+
+def report_markdown(report: dict) -> str:
+    """:func:`section_count_report` as a Markdown table (means per answer)."""
+    def f(x):
+        return "" if x is None else f"{x:.2f}"
+
+    lines = [f"# Bold sections counted two ways: {report['folder']}", "",
+             f"Source: {report['source']}.", "",
+             "| arm | saved answers | old counter | stand-alone bold header lines | "
+             "bold lead-ins | markdown heading lines | old counter, all held-out (n) |",
+             "|---|---|---|---|---|---|---|"]
+    for arm, a in report["arms"].items():
+        allh = (f"{f(a['all_heldout_mean_old_counter'])} ({a['all_heldout_n']})"
+                if a.get("all_heldout_n") else "")
+        lines.append(f"| {arm} | {a['n']} | {f(a['mean_old_counter'])} | "
+                     f"{f(a['mean_header_lines'])} | {f(a['mean_lead_ins'])} | "
+                     f"{f(a['mean_heading_lines'])} | {allh} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deltatheory.llm.sections --report FOLDER [--json] [--write]``."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from deltatheory._io import atomic_path, write_json
+    from deltatheory.errors import DeltaTheoryError
+
+    ap = argparse.ArgumentParser(prog="python -m deltatheory.llm.sections",
+                                 description="Count a results folder's saved answers' bold "
+                                             "sections two ways (header lines, lead-ins).")
+    ap.add_argument("--report", required=True, metavar="FOLDER",
+                    help="a results folder with samples/<arm>.md (and results.json)")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--write", action="store_true",
+                    help="also write FOLDER/section_counts.json and .md")
+    args = ap.parse_args(argv)
+    try:
+        report = section_count_report(args.report)
+    except DeltaTheoryError as exc:
+        ap.error(str(exc))
+    table = report_markdown(report)
+    if args.write:
+        write_json(Path(args.report) / "section_counts.json", report)
+        with atomic_path(Path(args.report) / "section_counts.md") as tmp:
+            tmp.write_text(table)
+    print(json.dumps(report, indent=2) if args.json else table.rstrip("\n"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,11 @@ rejected-wrong pairs by it).
   is the candidate it gives the higher log-probability (:func:`llm.choice.choose`); the truth is
   1 when the first candidate is right. Labels are balanced by construction. Its utility is
   arithmetic's closeness (so pairs of candidates have a graded gap of 0.1, 0.2 or 1.0).
+* ``addition-choice`` — ``arithmetic-choice`` with disjoint splits of ordered questions (the
+  shipped ladder's task; b + a can be in training when a + b is held out).
+* ``addition-choice-v2`` (alias ``arithmetic-choice-v2``) — splits disjoint up to
+  commutation, no repeats: the version new studies should use. The first versions stay as they
+  were, for the shipped results (:func:`split_overlap` measures what they share).
 * ``jsonl:PATH`` — user prompts, one JSON object per line with ``prompt`` (a string or a list of
   chat messages) and optionally ``id`` and ``answer``.
 """
@@ -35,7 +40,7 @@ from deltatheory._io import read_jsonl
 from deltatheory.errors import DeltaTheoryError
 
 __all__ = ["TASKS", "Task", "get_task", "count_bold_sections", "answer_with_sections",
-           "parse_last_int"]
+           "parse_last_int", "split_overlap"]
 
 _SECTION_WORDS = ["Start small", "Plan ahead", "Stay consistent", "Track progress",
                   "Ask for help", "Keep it simple", "Review often", "Rest well", "Be patient",
@@ -257,9 +262,89 @@ class AdditionChoice(ArithmeticChoice):
                 for i, code in enumerate(rng.permutation(mine)[:n])]
 
 
+class AdditionChoiceV2(ArithmeticChoice):
+    """The choice tasks' second version: splits disjoint up to commutation. Every unordered
+    question {a, b} belongs to exactly one split (40 % train, 50 % test, 10 % validation, by a
+    fixed shuffle of all 4,095 unordered two-digit pairs), a split's items are drawn without
+    replacement, and each item's order (a + b or b + a) is a coin flip: no question, nor its
+    mirror, is asked twice, or in training and again in testing. The first versions
+    (``arithmetic-choice``: independent draws per split; ``addition-choice``: disjoint ordered
+    pairs, so b + a can be in training when a + b is held out) stay as they were, for the
+    shipped results they produced."""
+
+    _SHARE = {"train": (0.0, 0.4), "test": (0.4, 0.9), "validation": (0.9, 1.0)}
+    _STREAM = {"train": 15, "test": 16, "validation": 17}
+
+    def __init__(self, name: str = "addition-choice-v2"):
+        Task.__init__(self, name, True,
+                      "binary: which of two answers to a + b is right (log-prob choice); "
+                      "splits disjoint up to commutation (version 2)", choice=True)
+
+    @staticmethod
+    def pool() -> np.ndarray:
+        """Every unordered question (a, b), a ≤ b, in the fixed order the splits cut."""
+        pairs = np.array([(a, b) for a in range(10, 100) for b in range(a, 100)])
+        return pairs[np.random.default_rng(54321).permutation(len(pairs))]
+
+    def _prompts(self, split, n, seed):
+        pool = self.pool()
+        lo, hi = (int(f * len(pool)) for f in self._SHARE[split])
+        mine = pool[lo:hi]
+        if n > len(mine):
+            raise DeltaTheoryError(f"the {self.name} {split} split has {len(mine)} questions; "
+                                   f"asked for {n}")
+        rng = np.random.default_rng([seed, self._STREAM[split]])
+        rows = []
+        for i, k in enumerate(rng.permutation(len(mine))[:n]):
+            a, b = (int(v) for v in mine[k])
+            if rng.integers(2):
+                a, b = b, a
+            rows.append(self._row(f"{split}-{i}", a, b, rng))
+        return rows
+
+
+def split_overlap(task: Task, sizes: dict[str, int], seed: int = 0) -> dict:
+    """How a choice task's splits share questions: per held-out split, the items whose question
+    (a, b) is also in ``train``, those whose mirror (b, a) is (and not itself), and the items
+    repeating an earlier item of the split, verbatim or mirrored.
+
+    >>> o = split_overlap(get_task("arithmetic-choice"), {"train": 600, "test": 1000})["test"]
+    >>> o["same_as_train"], o["either_in_train"], o["repeated"]
+    (79, 134, 46)
+    >>> o = split_overlap(get_task("addition-choice-v2"), {"train": 1000, "test": 2000})["test"]
+    >>> o["either_in_train"], o["repeated"], o["mirror_repeated"]
+    (0, 0, 0)
+    """
+    def q(r):
+        a, b = (int(x) for x in re.findall(r"\d+", r["prompt"][-1]["content"])[:2])
+        return a, b
+
+    rows = {s: task.prompts(s, n, seed) for s, n in sizes.items()}
+    train = {q(r) for r in rows.get("train", [])}
+    out = {}
+    for s, rs in rows.items():
+        if s == "train":
+            continue
+        qs = [q(r) for r in rs]
+        same = [i for i, (a, b) in enumerate(qs) if (a, b) in train]
+        mirror = [i for i, (a, b) in enumerate(qs) if (b, a) in train and (a, b) not in train]
+        seen: set = set()
+        repeated = mirrored = 0
+        for a, b in qs:
+            repeated += (a, b) in seen
+            mirrored += (b, a) in seen and (a, b) not in seen
+            seen.add((a, b))
+        out[s] = {"n": len(qs), "same_as_train": len(same), "mirror_in_train": len(mirror),
+                  "either_in_train": len(same) + len(mirror), "repeated": repeated,
+                  "mirror_repeated": mirrored,
+                  "overlapping_ids": [rs[i]["id"] for i in sorted(same + mirror)]}
+    return out
+
+
 TASKS = {"bold-sections": BoldSections, "arithmetic": Arithmetic,
          "arithmetic-multiturn": ArithmeticMultiturn, "arithmetic-choice": ArithmeticChoice,
-         "addition-choice": AdditionChoice}
+         "addition-choice": AdditionChoice, "addition-choice-v2": AdditionChoiceV2,
+         "arithmetic-choice-v2": lambda: AdditionChoiceV2("arithmetic-choice-v2")}
 
 
 def get_task(name: str) -> Task:

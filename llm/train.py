@@ -21,7 +21,8 @@ from pathlib import Path
 from deltatheory._io import write_json
 from deltatheory.errors import BadData, DeltaTheoryError
 
-__all__ = ["METHODS", "TrainConfig", "train", "reward_stats", "refuse_ignored_options"]
+__all__ = ["METHODS", "TrainConfig", "train", "reward_stats", "schedule_stats",
+           "refuse_ignored_options"]
 
 METHODS = {
     "dpo": {"beta": 0.1},
@@ -59,6 +60,10 @@ class TrainConfig:
     weight_mapping: str = "linear"
     simpo_gamma: float = 0.5
     max_length: int = 512
+    # warm-up: a number < 1 is a share of the steps, rounded up (transformers' rule); >= 1 a
+    # count. The linear warm-up starts at learning rate 0, so the first warm-up step updates
+    # nothing: 0.03 of 12 steps is one warm-up step and 11 updates. Every arm records the
+    # learning rate of each step and the updates it made (:func:`schedule_stats`).
     warmup: float = 0.03
     scheduler: str = "cosine"
     seed: int = 0
@@ -283,13 +288,15 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     work = tempfile.mkdtemp(dir=out_dir, prefix=f".trainer.{os.getpid()}.")
     try:
         trainer = _trainer(cfg, model, tokenizer, pairs, work)
-        for cb in callbacks:
+        counter = _step_counter()
+        for cb in (*callbacks, counter):
             trainer.add_callback(cb)
         trainer.train()
         trained = trainer.model
         if cfg.lora and hasattr(trained, "merge_and_unload"):
             trained = trained.merge_and_unload()
-        log = list(trainer.state.log_history)
+        # the optimizer steps the trainer took, counted as they happen (not from the config)
+        log = [*trainer.state.log_history, {"optimizer_steps": counter.steps}]
         if trainer.is_world_process_zero():  # under `accelerate launch` only rank 0 writes
             if save:
                 _save(trained, tokenizer, out_dir / "model")
@@ -298,6 +305,34 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     finally:  # a failed or interrupted training leaves no trainer folder behind
         shutil.rmtree(work, ignore_errors=True)
     return trained, tokenizer, log
+
+
+def _step_counter():
+    """A TrainerCallback that counts the optimizer steps actually taken."""
+    from transformers import TrainerCallback
+
+    class Counter(TrainerCallback):
+        steps = 0
+
+        def on_optimizer_step(self, args, state, control, **kw):
+            self.steps += 1
+
+    return Counter()
+
+
+def schedule_stats(log: list[dict]) -> dict:
+    """The optimizer steps the trainer took (counted by :func:`train`), the learning rate each
+    step used (as the trainer logged it, one entry per step) and the updates: steps with a
+    learning rate above 0 (a linear warm-up's first step has 0).
+
+    >>> schedule_stats([{"loss": 1, "learning_rate": 0.0}, {"loss": 1, "learning_rate": 2e-4},
+    ...                 {"optimizer_steps": 2}])
+    {'optimizer_steps': 2, 'learning_rates': [0.0, 0.0002], 'updates': 1}
+    """
+    lrs = [float(r["learning_rate"]) for r in log if "learning_rate" in r and "loss" in r]
+    steps = next((r["optimizer_steps"] for r in log if "optimizer_steps" in r), None)
+    return {"optimizer_steps": steps, "learning_rates": lrs,
+            "updates": sum(lr > 0 for lr in lrs)}
 
 
 def _alive(work: Path) -> bool:

@@ -6,10 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-from deltatheory.llm.sections import FRAMES, SPLIT_TOPICS, plain_units, sectioned
+from deltatheory.llm.sections import (
+    FRAMES,
+    SPLIT_TOPICS,
+    count_bold_header_lines,
+    count_bold_lead_ins,
+    count_heading_lines,
+    plain_units,
+    read_samples,
+    section_count_report,
+    sectioned,
+)
 from deltatheory.llm.tasks import count_bold_sections, get_task
 
 from deltatheory.errors import BadData, DeltaTheoryError
@@ -262,3 +273,118 @@ def test_run_writes_validation_selection_samples_and_histogram(tiny_dir, tmp_pat
     assert samples.count("**Prompt:**") == 2
     saved = json.loads((folder / "results.json").read_text())
     assert saved["selected"] == out["selected"]
+
+
+# ---- counting bold sections two ways: stand-alone header lines vs bold lead-ins ----------------
+RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
+MIXED = """Intro with **bold** inside a sentence.
+
+## Getting started
+### **Plan ahead**
+**Pack light**
+**Check the weather:**
+**Book early**:
+1. **Keep a schedule**: Go to bed early.
+- **Note:** rest matters.
+**Tip** drink water.
+* **Walk**
+#
+**Unclosed title
+__Under__
+**Bold *nested* text**"""
+
+
+def test_mixed_text_has_known_counts_and_the_two_kinds_sum_to_the_old_counter():
+    assert count_bold_header_lines(MIXED) == 5  # Plan ahead, Pack light, Check…, Book…, Walk
+    assert count_bold_lead_ins(MIXED) == 3  # Keep a schedule, Note, Tip
+    assert count_heading_lines(MIXED) == 2  # ## Getting started, ### **Plan ahead**
+    assert count_bold_sections(MIXED) == 8
+
+
+@pytest.mark.parametrize("line, header, lead_in, heading, old", [
+    ("**Title**", 1, 0, 0, 1),
+    ("**Title:**", 1, 0, 0, 1),
+    ("**Title**:  ", 1, 0, 0, 1),
+    ("  2) **Indented**", 1, 0, 0, 1),
+    ("### **Title**", 1, 0, 1, 1),
+    ("## Title", 0, 0, 1, 0),  # a heading without bold: no counter but the heading one
+    ("1. **Title**: text", 0, 1, 0, 1),
+    ("- **Note:** text", 0, 1, 0, 1),
+    ("**Note:** text", 0, 1, 0, 1),
+    ("**Title**.", 0, 1, 0, 1),  # anything but a colon after the bold makes a lead-in
+    ("## **Title** and more", 0, 1, 1, 1),
+    ("Not **this** one", 0, 0, 0, 0),
+    ("10. **Cut off at the token budget", 0, 0, 0, 0),
+    ("#", 0, 0, 0, 0),
+    ("__Title__", 0, 0, 0, 0),
+])
+def test_one_line_counts(line, header, lead_in, heading, old):
+    text = f"Intro.\n\n{line}\nBody text."
+    assert (count_bold_header_lines(text), count_bold_lead_ins(text), count_heading_lines(text),
+            count_bold_sections(text)) == (header, lead_in, heading, old)
+
+
+def test_sectioned_answers_are_all_header_lines_and_the_models_lists_all_lead_ins():
+    out = sectioned(LISTED, 3, np.random.default_rng(0))
+    assert count_bold_header_lines(out) == 3 and count_bold_lead_ins(out) == 0
+    assert count_bold_header_lines(LISTED) == 0 and count_bold_lead_ins(LISTED) == 3
+
+
+def test_read_samples_round_trips_what_the_experiment_writes(tmp_path):
+    from types import SimpleNamespace
+
+    from deltatheory.llm.studies.experiment import _write_samples
+
+    answers = {"a": "## Plan\n\n```python\nx = 1\n```\n\n**Rest**\nSleep.", "b": "", "c": "#\n"}
+    rows = [{"id": k, "prompt": [{"role": "user", "content": f"Q {k}?"}]} for k in answers]
+    task = SimpleNamespace(score=lambda r, a: float(count_bold_sections(a)))
+    _write_samples(tmp_path / "arm.md", "arm", rows, answers, task)
+    got = read_samples(tmp_path / "arm.md")
+    assert [(r["id"], r["answer"], r["score"]) for r in got] == [
+        ("a", answers["a"], 1.0), ("b", "", 0.0), ("c", "#\n", 0.0)]
+
+
+@pytest.mark.parametrize("folder", ["bold_sections", "bold_sections_sweep"])
+def test_report_on_a_shipped_folder_matches_a_recount_and_the_shipped_scores(folder):
+    report = section_count_report(RESULTS / folder)
+    shipped = {a["arm"]: a for a in
+               json.loads((RESULTS / folder / "results.json").read_text())["arms"]}
+    assert list(report["arms"]) == [a for a in shipped]
+    # recount one samples file by hand: the answers sit between ```text and ```
+    text = (RESULTS / folder / "samples" / "untouched.md").read_text()
+    answers = re.findall(r"```text\n(.*?)\n```\n", text, re.DOTALL)
+    u = report["arms"]["untouched"]
+    assert u["n"] == len(answers) == 2
+    for key, count in [("old_counter", count_bold_sections), ("lead_ins", count_bold_lead_ins),
+                       ("header_lines", count_bold_header_lines),
+                       ("heading_lines", count_heading_lines)]:
+        assert u[f"mean_{key}"] == pytest.approx(np.mean([count(a) for a in answers]))
+    for arm, a in report["arms"].items():
+        old = [x["old_counter"] for x in a["answers"]]
+        # the saved answers are the first held-out prompts: their scores open results.json's
+        assert old == [x["saved_score"] for x in a["answers"]] == shipped[arm]["scores"][:a["n"]]
+        assert all(x["header_lines"] + x["lead_ins"] == x["old_counter"] for x in a["answers"])
+    # the shipped section_counts.json is this report
+    assert json.loads((RESULTS / folder / "section_counts.json").read_text()) == \
+        json.loads(json.dumps(report | {"folder": f"experiments/results/{folder}"}))
+
+
+def test_report_cli_prints_a_table_or_json_and_writes_both_files(tmp_path, capsys):
+    import shutil
+
+    from deltatheory.llm.sections import main
+
+    shutil.copytree(RESULTS / "bold_sections" / "samples", tmp_path / "samples")
+    assert main(["--report", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "| untouched | 2 | 4.50 | 0.00 | 4.50 | 0.00 |  |" in table
+    assert main(["--report", str(tmp_path), "--json", "--write"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "section_counts.json").read_text())
+    assert (tmp_path / "section_counts.md").read_text() == table
+    assert printed["arms"]["sft-3"]["mean_old_counter"] == 0.0
+
+
+def test_report_on_a_folder_without_samples_is_a_one_line_error(tmp_path):
+    with pytest.raises(DeltaTheoryError, match="no saved answers"):
+        section_count_report(tmp_path)

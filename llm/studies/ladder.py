@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import itertools
@@ -54,13 +55,24 @@ import numpy as np
 
 from deltatheory._io import atomic_path, write_json
 from deltatheory.errors import DeltaTheoryError
-from deltatheory.stats import Spearman, bootstrap_ci, paired_diff_ci, seeds_items_ci, spearman_ci
+from deltatheory.stats import (
+    Z95,
+    Spearman,
+    bootstrap_ci,
+    gain_se,
+    one_seed_ci,
+    paired_diff_ci,
+    pooled_seed_variance,
+    seeds_items_ci,
+    spearman_ci,
+    welch_ci,
+)
 
 from ..config import build, merge, read_yaml, to_dict
 from ..pairs import diagnostics, make_pairs
 from ..runs import Run
 from ..tasks import get_task
-from ..train import TrainConfig, reward_stats
+from ..train import TrainConfig, reward_stats, schedule_stats
 
 __all__ = ["Items", "LadderConfig", "load_config", "arms", "run", "markdown", "PREDICTORS",
            "STUDY", "teachers", "short_name"]
@@ -72,8 +84,9 @@ STUDY = Path(__file__).with_name("ladder.yaml")
 #: How this module computes an arm and a label, recorded in the run folder: a resume by code with
 #: another version is refused (see :meth:`Run.open`). Bump it with any change that alters a number
 #: an arm or a label writes (version 3: shared-prefix choice scoring, RoPE kept float32 when a
-#: trained model is converted, curve ends taken from the full evaluations).
-CODE_VERSION = "ladder-3"
+#: trained model is converted, curve ends taken from the full evaluations; 4: each arm records
+#: its optimizer steps, learning rates and updates).
+CODE_VERSION = "ladder-4"
 
 #: the training-free predictors set against the observed DPO gain (besides κ)
 PREDICTORS = {
@@ -427,59 +440,93 @@ def check_loadable(models: list[str]) -> None:
         del model
 
 
-def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
-    """Run the ladder of ``config`` into ``out`` (resumable per arm); returns the summary."""
-    from datasets import Dataset
+@dataclass(frozen=True)
+class StudyItems:
+    """The study's items: train and test rows, their truths, and the curve's test items."""
 
-    from deltatheory.bridge import estimate
+    rows: dict[str, list[dict]]
+    truth: dict[str, np.ndarray]
+    curve: list[dict]
 
-    from ..models import fingerprint, load
-    from ..train import train
+    @classmethod
+    def of(cls, config: LadderConfig) -> StudyItems:
+        task = get_task(config.task)
+        rows = {s: task.prompts(s, getattr(config.items, s), config.seed)
+                for s in ("train", "test")}
+        return cls(rows, {s: np.array([r["truth"] for r in rows[s]]) for s in rows},
+                   rows["test"][:config.items.curve])
 
+
+@dataclass(frozen=True)
+class TeacherScores:
+    """Every teacher's choice margins and labels on every item, and its held-out accuracy."""
+
+    margin: dict[str, dict[str, list[float]]]  # spec -> split -> margins
+    label: dict[str, dict[str, np.ndarray]]  # spec -> split -> 0/1 labels
+    accuracy: dict[str, dict]  # short name -> {test, test_ci95, train}
+    short: dict[str, str]  # spec -> short name
+    from_cache: int
+    seconds: float
+
+    def correct(self, spec: str, items: StudyItems) -> np.ndarray:
+        return (self.label[spec]["test"] == items.truth["test"]).astype(float)
+
+
+@dataclass(frozen=True)
+class PairPredictions:
+    """Per pair, before any training: the bridge's and the simple predictors' values
+    (``info``, the summary's pair records so far) and the DPO pairs (``pairs``)."""
+
+    info: dict[str, dict]
+    pairs: dict[str, list[dict]]
+
+
+def score_teachers(config: LadderConfig, items: StudyItems, folder: Path, *,
+                   progress=print) -> TeacherScores:
+    """Step 1: every teacher's choice on every item (cached under ``labels/``), and the
+    bridge's input file ``predictions.csv``."""
     models = teachers(config)
-    check_loadable(models)
-    the_run = Run.open(out, to_dict(config), models=models, code_version=CODE_VERSION)
-    task = get_task(config.task)
-    seed, student = config.seed, config.student
-    rows = {s: task.prompts(s, getattr(config.items, s), seed) for s in ("train", "test")}
-    truth = {s: np.array([r["truth"] for r in rows[s]]) for s in rows}
-    short = {m: short_name(m, student) for m in models}
-    curve_rows = rows["test"][:config.items.curve]
-
-    # 1. every model's choice on every item (cached), and the bridge's input file
+    short = {m: short_name(m, config.student) for m in models}
     t0 = time.perf_counter()
     margin, from_cache = {}, 0
     for m in models:
-        progress(f"scoring {short[m]} on {sum(map(len, rows.values()))} items")
+        progress(f"scoring {short[m]} on {sum(map(len, items.rows.values()))} items")
         got: dict = {}
-        margin[m] = margins(m, rows, config, the_run.folder, info=got)
+        margin[m] = margins(m, items.rows, config, folder, info=got)
         from_cache += got["cached"]
     label = {m: {s: (np.array(v[s]) > 0).astype(int) for s in v} for m, v in margin.items()}
-    _predictions_csv(the_run.folder / "predictions.csv", rows["test"], models, margin, short)
-    scoring_s = round(time.perf_counter() - t0, 1)
-    correct = {m: (label[m]["test"] == truth["test"]).astype(float) for m in models}
-    accuracy = {short[m]: {"test": float(correct[m].mean()),
-                           "test_ci95": bootstrap_ci(correct[m], config.bootstrap, seed),
-                           "train": float(np.mean(label[m]["train"] == truth["train"]))}
-                for m in models}
-    before = correct[student]
+    _predictions_csv(folder / "predictions.csv", items.rows["test"], models, margin, short)
+    accuracy = {}
+    for m in models:
+        correct = (label[m]["test"] == items.truth["test"]).astype(float)
+        accuracy[short[m]] = {
+            "test": float(correct.mean()),
+            "test_ci95": bootstrap_ci(correct, config.bootstrap, config.seed),
+            "train": float(np.mean(label[m]["train"] == items.truth["train"]))}
+    return TeacherScores(margin, label, accuracy, short, from_cache,
+                         round(time.perf_counter() - t0, 1))
 
-    # 2. every pair's prediction and training-free scores (before any training)
-    right = {row["id"]: row["candidates"][1 - row["truth"]] for row in rows["train"]}
-    pair_sets, pair_info = {}, {}
-    pred_path = the_run.folder / "predictors.json"
-    cached = json.loads(pred_path.read_text()) if pred_path.exists() else {}
-    keys: dict[str, str] = {}
+
+def predict(config: LadderConfig, items: StudyItems, scores: TeacherScores, folder: Path, *,
+            progress=print) -> PairPredictions:
+    """Step 2: every pair's prediction and training-free scores, before any training (the
+    student's scores of the pairs cached in ``predictors.json``)."""
+    from deltatheory.bridge import estimate
+
     from ..generate import model_identity
+    from ..models import load
 
-    student_id = model_identity(student)
+    student, seed, short, acc = config.student, config.seed, scores.short, scores.accuracy
+    truth, label = items.truth, scores.label
+    right = {row["id"]: row["candidates"][1 - row["truth"]] for row in items.rows["train"]}
+    pair_sets, pair_info, keys = {}, {}, {}
     for c, r in _pairs(config):
         name = pair_name(c, r, student)
         info = {"pair": name, "chosen": short[c], "rejected": short[r],
-                "chosen_accuracy": accuracy[short[c]]["test"],
-                "rejected_accuracy": accuracy[short[r]]["test"],
-                "accuracy_gap": accuracy[short[c]]["test"] - accuracy[short[r]]["test"],
-                "chosen_minus_student": accuracy[short[c]]["test"] - accuracy["student"]["test"]}
+                "chosen_accuracy": acc[short[c]]["test"],
+                "rejected_accuracy": acc[short[r]]["test"],
+                "accuracy_gap": acc[short[c]]["test"] - acc[short[r]]["test"],
+                "chosen_minus_student": acc[short[c]]["test"] - acc["student"]["test"]}
         y = np.stack([truth["test"], label[student]["test"], label[c]["test"],
                       label[r]["test"]], 1)
         try:
@@ -487,7 +534,8 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
         except DeltaTheoryError as e:
             info.update(bridge=None, bridge_error=str(e))
         try:
-            pairs = disagreement_pairs(rows["train"], label[c]["train"], label[r]["train"], seed)
+            pairs = disagreement_pairs(items.rows["train"], label[c]["train"],
+                                       label[r]["train"], seed)
         except DeltaTheoryError as e:
             pairs = []
             info["pairs_error"] = str(e)
@@ -503,9 +551,12 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
                                     sort_keys=True)
         pair_info[name] = info
     every = hashlib.sha256("".join(keys.values()).encode()).hexdigest()
+    student_id = model_identity(student)
     keys = {n: hashlib.sha256(json.dumps([_PREDICTORS_VERSION, student_id, config.dtype, k,
                                           every]).encode()).hexdigest()[:16]
             for n, k in keys.items()}
+    pred_path = folder / "predictors.json"
+    cached = json.loads(pred_path.read_text()) if pred_path.exists() else {}
     if any(cached.get(n, {}).get("key") != k for n, k in keys.items()):
         # the student's scores of every distinct sequence of every pair set, in one pass
         student_model, student_tok = load(student, dtype=config.dtype)
@@ -520,63 +571,80 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
         del student_model, table
     for n in keys:
         pair_info[n].update({k: v for k, v in cached[n].items() if k != "key"})
+    return PairPredictions(pair_info, pair_sets)
 
-    # 3. every arm: train with the same budget, score at the checkpoints and at the end
-    def one_arm(arm: dict, folder: Path) -> dict:
-        c, r = arm["chosen"], arm["rejected"]
-        tcfg = merge(config.train, {"method": arm["method"], "seed": arm["seed"]})
-        metrics = {"arm": arm["name"], "pair": arm["pair"], "chosen": short[c],
-                   "rejected": short[r], "method": arm["method"], "control": arm["control"],
-                   "seed": arm["seed"],
-                   "budget": {"steps": tcfg.max_steps, "batch_size": tcfg.batch_size,
-                              "updates": tcfg.max_steps * tcfg.batch_size * tcfg.grad_accum}}
-        pairs = pair_sets[arm["pair"]]
-        if arm["control"] != "none" and pairs:
-            pairs = disagreement_pairs(rows["train"], label[c]["train"], label[r]["train"],
-                                       seed, control=arm["control"])
-        metrics["n_pairs"] = len(pairs)
-        after_m = np.array(margin[student]["test"])
-        steps = checkpoint_steps(tcfg.max_steps, config.checkpoints)
-        curve = [{"step": 0, "accuracy": float(before[:len(curve_rows)].mean())}]
-        cb = None
-        if pairs:
-            model, tok = load(student)
-            # the curve is drawn for the DPO arms (controls and SFT: start and end only)
-            if arm["method"] != "sft" and arm["control"] == "none":
-                cb = _Curve(steps[:-1], curve_rows, tok, config.dtype, config.batch_size)
-            progress(f"arm {arm['name']}: {tcfg.method} on {len(pairs)} pairs, "
-                     f"{tcfg.max_steps} steps ({short[c]} > {short[r]}, {arm['control']})")
-            model, tok, log = train(student, Dataset.from_list(pairs), folder, tcfg,
-                                    model=model, tokenizer=tok, save=False,
-                                    callbacks=[cb()] if cb else [])
-            metrics.update(reward_stats(log), train_config=dataclasses.asdict(tcfg),
-                           trained_fingerprint=fingerprint(model))
-            after_m = np.array(margins(student, {"test": rows["test"]}, config, folder,
-                                       model=model, tokenizer=tok, progress=False)["test"])
-            del model
-        after = ((after_m > 0).astype(int) == truth["test"]).astype(float)
-        # step 0 and the last step from the full evaluations (curve items are the first test
-        # items, scored the same way); the steps between from the callback
-        curve += (cb.points if cb else []) + [{"step": steps[-1],
-                                                "accuracy": float(after[:len(curve_rows)].mean())}]
-        sign = 2 * truth["test"] - 1
-        mb, ma = np.array(margin[student]["test"]) * sign, after_m * sign
-        metrics.update(
-            curve=curve, accuracy_before=float(before.mean()), accuracy_after=float(after.mean()),
-            observed_gain=float(after.mean() - before.mean()),
-            observed_gain_ci95=paired_diff_ci(before, after, config.bootstrap, seed),
-            margin_change=float(np.mean(ma - mb)),
-            margin_change_ci95=paired_diff_ci(mb, ma, config.bootstrap, seed),
-            correct_after=after.astype(int).tolist())
-        return metrics
 
-    results = the_run.each(arms(config), lambda a: a["name"], one_arm, progress=progress)
+def train_arm(arm: dict, folder: Path, *, config: LadderConfig, items: StudyItems,
+              scores: TeacherScores, predictions: PairPredictions, progress=print) -> dict:
+    """Step 3, one arm: train the student with the study's budget on the arm's pairs, score it
+    at the checkpoints and at the end; the arm's ``metrics.json`` record."""
+    from datasets import Dataset
 
-    # 4. per pair: the seed-averaged DPO gain, the controls, the best checkpoint; then ρ
+    from ..models import fingerprint, load
+    from ..train import train
+
+    c, r, short = arm["chosen"], arm["rejected"], scores.short
+    student_margin = np.array(scores.margin[config.student]["test"])
+    before = scores.correct(config.student, items)
+    curve_rows, truth = items.curve, items.truth["test"]
+    tcfg = merge(config.train, {"method": arm["method"], "seed": arm["seed"]})
+    metrics = {"arm": arm["name"], "pair": arm["pair"], "chosen": short[c],
+               "rejected": short[r], "method": arm["method"], "control": arm["control"],
+               "seed": arm["seed"],
+               "budget": {"steps": tcfg.max_steps, "batch_size": tcfg.batch_size,
+                          "updates": tcfg.max_steps * tcfg.batch_size * tcfg.grad_accum}}
+    pairs = predictions.pairs[arm["pair"]]
+    if arm["control"] != "none" and pairs:
+        pairs = disagreement_pairs(items.rows["train"], scores.label[c]["train"],
+                                   scores.label[r]["train"], config.seed, control=arm["control"])
+    metrics["n_pairs"] = len(pairs)
+    after_m = student_margin
+    steps = checkpoint_steps(tcfg.max_steps, config.checkpoints)
+    curve = [{"step": 0, "accuracy": float(before[:len(curve_rows)].mean())}]
+    cb = None
+    if pairs:
+        model, tok = load(config.student)
+        # the curve is drawn for the DPO arms (controls and SFT: start and end only)
+        if arm["method"] != "sft" and arm["control"] == "none":
+            cb = _Curve(steps[:-1], curve_rows, tok, config.dtype, config.batch_size)
+        progress(f"arm {arm['name']}: {tcfg.method} on {len(pairs)} pairs, "
+                 f"{tcfg.max_steps} steps ({short[c]} > {short[r]}, {arm['control']})")
+        model, tok, log = train(config.student, Dataset.from_list(pairs), folder, tcfg,
+                                model=model, tokenizer=tok, save=False,
+                                callbacks=[cb()] if cb else [])
+        metrics.update(reward_stats(log), **schedule_stats(log),
+                       train_config=dataclasses.asdict(tcfg),
+                       trained_fingerprint=fingerprint(model))
+        after_m = np.array(margins(config.student, {"test": items.rows["test"]}, config, folder,
+                                   model=model, tokenizer=tok, progress=False)["test"])
+        del model
+    after = ((after_m > 0).astype(int) == truth).astype(float)
+    # step 0 and the last step from the full evaluations (curve items are the first test
+    # items, scored the same way); the steps between from the callback
+    curve += (cb.points if cb else []) + [{"step": steps[-1],
+                                            "accuracy": float(after[:len(curve_rows)].mean())}]
+    sign = 2 * truth - 1
+    mb, ma = student_margin * sign, after_m * sign
+    metrics.update(
+        curve=curve, accuracy_before=float(before.mean()), accuracy_after=float(after.mean()),
+        observed_gain=float(after.mean() - before.mean()),
+        observed_gain_ci95=paired_diff_ci(before, after, config.bootstrap, config.seed),
+        margin_change=float(np.mean(ma - mb)),
+        margin_change_ci95=paired_diff_ci(mb, ma, config.bootstrap, config.seed),
+        correct_after=after.astype(int).tolist())
+    return metrics
+
+
+def aggregate(config: LadderConfig, before: np.ndarray, predictions: PairPredictions,
+              results: list[dict]) -> list[dict]:
+    """Step 4: per pair, the seed-averaged DPO gain (two CIs), its curve and best checkpoint,
+    and the controls' gains (the pair records of the summary)."""
     by_pair: dict[str, list[dict]] = {}
     for a in results:
         by_pair.setdefault(a["pair"], []).append(a)
-    for name, info in pair_info.items():
+    out = []
+    for name, info in predictions.info.items():
+        info = dict(info)
         # an arm with no pairs trained nothing: its "gain" of 0 is no observation
         got = [a for a in by_pair.get(name, []) if a["n_pairs"] > 0]
         dpo = [a for a in got if a["method"] != "sft" and a["control"] == "none"]
@@ -587,7 +655,7 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
             info["dpo_gain_ci95"] = seeds_items_ci(before, runs)
             # ... and given the seeds run (the held-out items' share alone)
             info["dpo_gain_items_ci95"] = paired_diff_ci(before, np.mean(runs, axis=0),
-                                                         config.bootstrap, seed)
+                                                         config.bootstrap, config.seed)
             info["dpo_gain_per_seed"] = [a["observed_gain"] for a in dpo]
             steps = [p["step"] for p in dpo[0]["curve"]]
             mean_curve = np.mean([[p["accuracy"] for p in a["curve"]] for a in dpo], axis=0)
@@ -597,17 +665,50 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
             info["best_step"] = steps[best]
             info["best_gain_on_curve"] = float(mean_curve[best] - mean_curve[0])
         for a in got:
-            if a["method"] == "sft" and a["control"] == "reversed":
-                info["sft_rejected_gain"], info["sft_rejected_gain_ci95"] = \
-                    a["observed_gain"], a["observed_gain_ci95"]
-            elif a["method"] == "sft":
-                info["sft_gain"], info["sft_gain_ci95"] = a["observed_gain"], \
-                    a["observed_gain_ci95"]
-            elif a["control"] != "none":
-                key = a["control"].replace("-", "_")
+            key = _CONTROL_KEY[(a["method"] == "sft", a["control"])]
+            if key != "dpo":
                 info[f"{key}_gain"] = a["observed_gain"]
                 info[f"{key}_gain_ci95"] = a["observed_gain_ci95"]
-    scored = [p for p in pair_info.values() if "dpo_gain" in p]
+        out.append(info)
+    return out
+
+
+# (is SFT, control) -> the summary's name of that arm's gain
+_CONTROL_KEY = {(False, "none"): "dpo", (True, "none"): "sft", (True, "reversed"): "sft_rejected",
+                (False, "reversed"): "reversed", (False, "coin-flip"): "coin_flip"}
+#: the one-seed arms' gains (SFT and the controls train one seed each)
+ONE_SEED = ("sft", "reversed", "coin_flip", "sft_rejected")
+
+
+def correlations(summary: dict) -> dict:
+    """Step 5, from the pair records alone (so a shipped summary can be redone without its
+    run folder): every pair's DPO-gain standard error (:func:`gain_se`), the seed variance
+    pooled over the DPO arms, the one-seed arms' CIs widened by it (and SFT − DPO), and each
+    predictor's Spearman ρ against the DPO gain with two CIs: over pairs, seeds and items (the
+    headline ``ci95``) and over pairs alone (``ci95_pairs_only``). Updates ``summary``."""
+    config, pairs = summary["config"], summary["pairs"]
+    n_items, boot, seed = config["items"]["test"], config["bootstrap"], config["seed"]
+    pooled = pooled_seed_variance([p["dpo_gain_per_seed"] for p in pairs
+                                   if p.get("dpo_gain_per_seed")])
+    summary["seed_variance"] = None if pooled is None else {
+        "variance": pooled[0], "sd": float(np.sqrt(pooled[0])), "df": pooled[1],
+        "about": "between training seeds of one DPO arm, pooled over the pairs; borrowed for "
+                 "the one-seed arms (SFT and the controls), assuming their seeds spread alike"}
+    for p in pairs:
+        if "dpo_gain" in p:
+            se = gain_se(p["dpo_gain_per_seed"], p.get("dpo_gain_items_ci95"), n_items)
+            p["dpo_gain_se"], p["dpo_gain_df"] = se if se else (None, None)
+        for key in ONE_SEED:
+            if pooled is None or f"{key}_gain" not in p:
+                continue
+            p[f"{key}_gain_seed_ci95"] = one_seed_ci(p[f"{key}_gain"], p[f"{key}_gain_ci95"],
+                                                     pooled[0], pooled[1], n_items)
+        if "sft_gain" in p and p.get("dpo_gain_se") is not None and pooled is not None:
+            p["sft_minus_dpo"] = p["sft_gain"] - p["dpo_gain"]
+            p["sft_minus_dpo_ci95"] = welch_ci(p["sft_minus_dpo"], [
+                (_items_var(p["sft_gain_ci95"]), n_items - 1), (pooled[0], pooled[1]),
+                (p["dpo_gain_se"] ** 2, p["dpo_gain_df"])])
+    scored = [p for p in pairs if "dpo_gain" in p]
 
     def value(p, key):
         if key in ("kappa", "signal"):
@@ -616,22 +717,70 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
 
     spearman = {}
     for key in PREDICTORS:
-        pts = [(value(p, key), p["dpo_gain"]) for p in scored if value(p, key) is not None]
-        x, y = (list(t) for t in zip(*pts, strict=True)) if pts else ([], [])
-        spearman[key] = spearman_ci(x, y, config.bootstrap, seed).to_dict()
-    summary = {"config": to_dict(config), "task": task.name, "accuracy": accuracy,
-               "pairs": list(pair_info.values()),
+        pts = [(value(p, key), p["dpo_gain"], p.get("dpo_gain_se"), p.get("dpo_gain_df"))
+               for p in scored if value(p, key) is not None]
+        x, y, se, df = (list(t) for t in zip(*pts, strict=True)) if pts else ([], [], [], [])
+        plain = spearman_ci(x, y, boot, seed)
+        if pts and all(s is not None for s in se):
+            noisy = spearman_ci(x, y, boot, seed, y_se=se, y_df=df).to_dict()
+        else:  # one seed somewhere: no seed spread to count
+            noisy = {**plain.to_dict(), "ci95": None,
+                     "why_no_ci": "a pair with one DPO seed has no measured seed spread"}
+        spearman[key] = {**noisy, "ci95_pairs_only": plain.ci95}
+    summary["spearman"] = spearman
+    summary["spearman_ci"] = ("ci95: percentile bootstrap over pairs that also redraws each "
+                              "pair's DPO gain from gain + se·t_df (its seeds-and-items "
+                              "uncertainty); ci95_pairs_only: over pairs, gains taken as exact")
+    return summary
+
+
+def _items_var(ci) -> float:
+    return ((ci[1] - ci[0]) / (2 * Z95)) ** 2
+
+
+def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
+    """Run the ladder of ``config`` into ``out`` (resumable per arm); returns the summary.
+
+    The pipeline: teachers' labels → pair predictions → arms → per-pair aggregates →
+    correlations, each step a function of the previous steps' outputs."""
+    models = teachers(config)
+    check_loadable(models)
+    the_run = Run.open(out, to_dict(config), models=models, code_version=CODE_VERSION)
+    items = StudyItems.of(config)
+    scores = score_teachers(config, items, the_run.folder, progress=progress)
+    predictions = predict(config, items, scores, the_run.folder, progress=progress)
+    work = functools.partial(train_arm, config=config, items=items, scores=scores,
+                             predictions=predictions, progress=progress)
+    results = the_run.each(arms(config), lambda a: a["name"], work, progress=progress)
+    before = scores.correct(config.student, items)
+    summary = {"config": to_dict(config), "task": config.task, "accuracy": scores.accuracy,
+               "pairs": aggregate(config, before, predictions, results),
                "arms": [{k: v for k, v in a.items() if k != "correct_after"} for a in results],
-               "spearman": spearman, "predictors": PREDICTORS,
+               "predictors": PREDICTORS,
                # this invocation's scoring time; labels_from_cache models were scored earlier
-               "scoring_seconds": scoring_s, "labels_from_cache": from_cache,
+               "scoring_seconds": scores.seconds, "labels_from_cache": scores.from_cache,
                "code_version": CODE_VERSION, "predictors_version": _PREDICTORS_VERSION}
-    write_json(the_run.folder / "ladder.json", summary)
-    with atomic_path(the_run.folder / "ladder.md") as tmp:
-        tmp.write_text(markdown(summary))
+    correlations(summary)
+    write_summary(summary, the_run.folder)
+    return summary
+
+
+def write_summary(summary: dict, folder: Path) -> None:
+    """``ladder.json``, ``ladder.md`` and ``ladder.png`` in ``folder`` (each written whole)."""
     from deltatheory.figures import fig8_ladder_study, render
 
-    render(fig8_ladder_study.plot, summary, the_run.folder / "ladder.png")
+    write_json(folder / "ladder.json", summary)
+    with atomic_path(folder / "ladder.md") as tmp:
+        tmp.write_text(markdown(summary))
+    render(fig8_ladder_study.plot, summary, folder / "ladder.png")
+
+
+def resummarise(path: str | Path) -> dict:
+    """Redo the correlations of a finished study's ``ladder.json`` (no retraining: they read the
+    pair records only) and rewrite its ``ladder.json``, ``ladder.md`` and ``ladder.png``."""
+    path = Path(path)
+    summary = correlations(json.loads(path.read_text()))
+    write_summary(summary, path.parent)
     return summary
 
 
@@ -641,6 +790,10 @@ def _rho(r: dict) -> str:
         return f"n/a ({s.why})"
     ci = f" [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]" if s.ci95 else ""
     return f"{s.rho:+.2f}{ci}"
+
+
+def _ci_rho(ci) -> str:
+    return "—" if not ci else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
 def _pts(v, ci=None) -> str:
@@ -699,8 +852,29 @@ def markdown(s: dict) -> str:
                          f"{_pts(p['sft_rejected_gain'], p.get('sft_rejected_gain_ci95'))} | "
                          f"{_pts(p.get('sft_gain'), p.get('sft_gain_ci95'))} | "
                          f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} |")
-    lines += ["", "Spearman ρ over pairs of each predictor against the seed-averaged DPO gain "
-              "(bootstrap 95 % CI over pairs):", "", "| predictor | ρ [95 % CI] |", "|---|---|"]
+    if any("sft_minus_dpo" in p or "reversed_gain_seed_ci95" in p for p in s["pairs"]):
+        sv = s["seed_variance"]
+        lines += ["", "SFT and the controls ran one training seed each. Their gains as estimates "
+                  "of the mean over seeds: CI over items widened by the seed variance of the DPO "
+                  f"arms, pooled over pairs (sd {100 * sv['sd']:.1f} points, {sv['df']} df; an "
+                  "assumption: these arms' seeds spread as DPO's do). SFT − DPO also carries "
+                  "the DPO gain's own seeds-and-items error:", "",
+                  "| pair | SFT | SFT − DPO | reversed | coin flip | SFT on rejected |",
+                  "|---|---|---|---|---|---|"]
+        for p in s["pairs"]:
+            lines.append(
+                f"| {p['pair']} | {_pts(p.get('sft_gain'), p.get('sft_gain_seed_ci95'))} | "
+                f"{_pts(p.get('sft_minus_dpo'), p.get('sft_minus_dpo_ci95'))} | "
+                f"{_pts(p.get('reversed_gain'), p.get('reversed_gain_seed_ci95'))} | "
+                f"{_pts(p.get('coin_flip_gain'), p.get('coin_flip_gain_seed_ci95'))} | "
+                f"{_pts(p.get('sft_rejected_gain'), p.get('sft_rejected_gain_seed_ci95'))} |")
+    lines += ["", "Spearman ρ over pairs of each predictor against the seed-averaged DPO gain, "
+              "with two bootstrap 95 % CIs: over pairs, each pair's gain redrawn within its own "
+              "seeds-and-items uncertainty (gain + se·t_df: every level of noise), and over pairs "
+              "alone (gains taken as exact, too narrow):", "",
+              "| predictor | ρ [CI over pairs, seeds and items] | [CI over pairs alone] |",
+              "|---|---|---|"]
     for key, label in s["predictors"].items():
-        lines.append(f"| {label} | {_rho(s['spearman'][key])} |")
+        r = s["spearman"][key]
+        lines.append(f"| {label} | {_rho(r)} | {_ci_rho(r.get('ci95_pairs_only'))} |")
     return "\n".join(lines) + "\n"
