@@ -32,9 +32,8 @@ import numpy as np
 from .rng import generator
 
 __all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci",
-           "seeds_items_ci", "gain_se", "pooled_seed_variance", "welch_ci", "one_seed_ci",
-           "Recovered",
-           "gap_recovered", "Spearman", "spearman_ci"]
+           "seeds_items_ci", "ci_variance", "gain_se", "pooled_seed_variance", "welch_ci",
+           "one_seed_ci", "Recovered", "gap_recovered", "Spearman", "spearman_ci"]
 
 Z95 = 1.959963984540054
 
@@ -136,6 +135,15 @@ def seeds_items_ci(before, after_by_seed) -> list[float] | None:
 
 
 
+def ci_variance(ci95) -> float:
+    """The variance a symmetric normal 95 % CI implies: ((hi − lo) / 2z)².
+
+    >>> round(ci_variance([-Z95, Z95]), 12)
+    1.0
+    """
+    return ((ci95[1] - ci95[0]) / (2 * Z95)) ** 2
+
+
 def gain_se(per_seed, items_ci95, n_items: int) -> tuple[float, float] | None:
     """Standard error and Welch–Satterthwaite degrees of freedom of a seed-averaged gain, from
     what a summary keeps: the per-seed gains and the items-only 95 % CI given those seeds (a
@@ -152,7 +160,7 @@ def gain_se(per_seed, items_ci95, n_items: int) -> tuple[float, float] | None:
     if len(g) < 2 or not items_ci95:
         return None
     between = g.var(ddof=1) / len(g)
-    items = ((items_ci95[1] - items_ci95[0]) / (2 * Z95)) ** 2
+    items = ci_variance(items_ci95)
     se2 = between + items
     if se2 == 0:
         return 0.0, float("inf")
@@ -211,7 +219,7 @@ def one_seed_ci(gain: float, items_ci95, seed_var: float, seed_df: int,
     """
     if not items_ci95:
         return None
-    items = ((items_ci95[1] - items_ci95[0]) / (2 * Z95)) ** 2
+    items = ci_variance(items_ci95)
     return welch_ci(gain, [(items, n_items - 1), (seed_var, seed_df)])
 
 

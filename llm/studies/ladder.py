@@ -56,9 +56,9 @@ import numpy as np
 from deltatheory._io import atomic_path, write_json
 from deltatheory.errors import DeltaTheoryError
 from deltatheory.stats import (
-    Z95,
     Spearman,
     bootstrap_ci,
+    ci_variance,
     gain_se,
     one_seed_ci,
     paired_diff_ci,
@@ -706,7 +706,7 @@ def correlations(summary: dict) -> dict:
         if "sft_gain" in p and p.get("dpo_gain_se") is not None and pooled is not None:
             p["sft_minus_dpo"] = p["sft_gain"] - p["dpo_gain"]
             p["sft_minus_dpo_ci95"] = welch_ci(p["sft_minus_dpo"], [
-                (_items_var(p["sft_gain_ci95"]), n_items - 1), (pooled[0], pooled[1]),
+                (ci_variance(p["sft_gain_ci95"]), n_items - 1), (pooled[0], pooled[1]),
                 (p["dpo_gain_se"] ** 2, p["dpo_gain_df"])])
     scored = [p for p in pairs if "dpo_gain" in p]
 
@@ -732,10 +732,6 @@ def correlations(summary: dict) -> dict:
                               "pair's DPO gain from gain + se·t_df (its seeds-and-items "
                               "uncertainty); ci95_pairs_only: over pairs, gains taken as exact")
     return summary
-
-
-def _items_var(ci) -> float:
-    return ((ci[1] - ci[0]) / (2 * Z95)) ** 2
 
 
 def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
