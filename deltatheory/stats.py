@@ -33,7 +33,8 @@ from .rng import generator
 
 __all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci",
            "seeds_items_ci", "ci_variance", "gain_se", "pooled_seed_variance", "welch_ci",
-           "one_seed_ci", "Recovered", "gap_recovered", "Spearman", "spearman_ci"]
+           "one_seed_ci", "Recovered", "gap_recovered", "Spearman", "spearman_ci",
+           "partial_spearman_ci", "sign_agreement", "heterogeneity_of_seed_variance"]
 
 Z95 = 1.959963984540054
 
@@ -290,6 +291,24 @@ class Spearman:
                    why=d.get("why"))
 
 
+def _redraw(y, idx, y_se, y_df, seed: int) -> np.ndarray:
+    """The resampled ys, ``y[idx]``; given ``y_se`` (and ``y_df``, None or inf: normal) each
+    redrawn from y + se·t_df on the stream ``(seed, 1)``, as :func:`spearman_ci` describes."""
+    ys = y[idx]
+    if y_se is None:
+        return ys
+    se = np.asarray(y_se, dtype=float)
+    df = np.full(len(y), np.inf) if y_df is None else np.asarray(
+        [np.inf if d is None else d for d in y_df], dtype=float)
+    if se.shape != y.shape or df.shape != y.shape or (se < 0).any() or (df <= 0).any():
+        raise ValueError(f"y_se (and y_df) need one value per point ({len(y)}), se >= 0 "
+                         "and df > 0")
+    g = generator(seed, 1)
+    t = np.where(np.isinf(df[idx]), g.standard_normal(idx.shape),
+                 g.standard_t(np.where(np.isinf(df[idx]), 1.0, df[idx])))
+    return ys + se[idx] * t
+
+
 def spearman_ci(x, y, n: int = 2000, seed: int = 0, *, y_se=None, y_df=None) -> Spearman:
     """Spearman ρ of (x, y) with a percentile bootstrap 95 % CI.
 
@@ -314,18 +333,7 @@ def spearman_ci(x, y, n: int = 2000, seed: int = 0, *, y_se=None, y_df=None) -> 
     if len(x) < 3:
         return Spearman(None, None, len(x), 0, why=f"{len(x)} points: rho needs at least 3")
     idx = generator(seed, 0).integers(0, len(x), size=(int(n), len(x)))
-    ys = y[idx]
-    if y_se is not None:
-        se = np.asarray(y_se, dtype=float)
-        df = np.full(len(y), np.inf) if y_df is None else np.asarray(
-            [np.inf if d is None else d for d in y_df], dtype=float)
-        if se.shape != y.shape or df.shape != y.shape or (se < 0).any() or (df <= 0).any():
-            raise ValueError(f"y_se (and y_df) need one value per point ({len(y)}), se >= 0 "
-                             "and df > 0")
-        g = generator(seed, 1)
-        t = np.where(np.isinf(df[idx]), g.standard_normal(idx.shape),
-                     g.standard_t(np.where(np.isinf(df[idx]), 1.0, df[idx])))
-        ys = ys + se[idx] * t
+    ys = _redraw(y, idx, y_se, y_df, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rho = float(stats.spearmanr(x, y).statistic)
@@ -337,3 +345,151 @@ def spearman_ci(x, y, n: int = 2000, seed: int = 0, *, y_se=None, y_df=None) -> 
                         why="one side is constant: rho is undefined")
     return Spearman(rho, percentile_ci(ok), len(x), int(n - len(ok)),
                     why=None if len(ok) else "every bootstrap resample had a constant side")
+
+
+_FLAT = 1e-12  # 1 − r² at or below this: the control explains that side fully (no partial ρ)
+
+
+def _partial_rank_corr(x, z, y):
+    """Row-wise partial rank correlation of x with y given z (rows are samples), NaN where a
+    side is constant or z explains x or y fully (a zero denominator)."""
+    from scipy import stats
+
+    rx, rz, ry = (stats.rankdata(v, axis=-1) for v in (x, z, y))
+    rx, rz, ry = (r - r.mean(axis=-1, keepdims=True) for r in (rx, rz, ry))
+    sxx, szz, syy = ((r * r).sum(axis=-1) for r in (rx, rz, ry))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_xy = (rx * ry).sum(axis=-1) / np.sqrt(sxx * syy)
+        r_xz = (rx * rz).sum(axis=-1) / np.sqrt(sxx * szz)
+        r_yz = (ry * rz).sum(axis=-1) / np.sqrt(syy * szz)
+        a, b = 1 - r_xz**2, 1 - r_yz**2
+        flat = ~((a > _FLAT) & (b > _FLAT))  # NaN compares False: flat too
+        p = (r_xy - r_xz * r_yz) / np.sqrt(np.where(flat, 1.0, a * b))
+    return np.where(flat | ~np.isfinite(p), np.nan, np.clip(p, -1.0, 1.0))
+
+
+def partial_spearman_ci(x, z, y, n: int = 2000, seed: int = 0, *, y_se=None,
+                        y_df=None) -> Spearman:
+    """Partial Spearman ρ of x with y given z, with a percentile bootstrap 95 % CI.
+
+    x, z and y are ranked (ties averaged), then r_xy·z = (r_xy − r_xz·r_yz) /
+    √((1 − r_xz²)(1 − r_yz²)) on the ranks: how well x orders y once what z says about both is
+    taken out (linearly, on the ranks). The bootstrap resamples points and re-ranks each
+    resample; ``y_se``/``y_df`` redraw each resampled y as in :func:`spearman_ci` (same streams,
+    so the same resamples and redraws). Resamples where a side is constant or z orders x or y
+    exactly are dropped and counted in ``degenerate``. ``rho`` None under 4 points.
+
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.standard_normal(200)
+    >>> x, y = z + 0.5 * rng.standard_normal(200), z + 0.1 * rng.standard_normal(200)
+    >>> r = partial_spearman_ci(x, z, y, 200)  # y follows z; x only through z
+    >>> round(spearman_ci(x, y, 200).rho, 2), round(r.rho, 2), bool(r.ci95[0] < 0 < r.ci95[1])
+    (0.88, 0.04, True)
+    >>> y = x + 0.5 * rng.standard_normal(200)  # y follows x itself
+    >>> r = partial_spearman_ci(x, z, y, 200)
+    >>> round(r.rho, 2), bool(r.ci95[0] > 0.3)
+    (0.75, True)
+    """
+    x, z, y = (np.asarray(v, dtype=float) for v in (x, z, y))
+    if x.ndim != 1 or not x.shape == z.shape == y.shape:
+        raise ValueError(f"x, z and y need one value per point, not shapes {x.shape}, "
+                         f"{z.shape}, {y.shape}")
+    if len(x) < 4:
+        return Spearman(None, None, len(x), 0,
+                        why=f"{len(x)} points: a partial rho needs at least 4")
+    idx = generator(seed, 0).integers(0, len(x), size=(int(n), len(x)))
+    ys = _redraw(y, idx, y_se, y_df, seed)
+    rho = float(_partial_rank_corr(x, z, y))
+    boot = _partial_rank_corr(x[idx], z[idx], ys)
+    ok = boot[np.isfinite(boot)]
+    if not np.isfinite(rho):
+        return Spearman(None, None, len(x), int(n - len(ok)),
+                        why="a side is constant or z orders x or y exactly: the partial rho "
+                            "is undefined")
+    return Spearman(rho, percentile_ci(ok), len(x), int(n - len(ok)),
+                    why=None if len(ok) else "every bootstrap resample was degenerate")
+
+
+def sign_agreement(predicted, observed, observed_ci95=None) -> dict:
+    """How often a predictor's sign matches the observed sign, with Wilson 95 % intervals.
+
+    A point is right when sign(predicted) = sign(observed) ≠ 0 (a prediction or observation of
+    exactly 0 counts as wrong). Given ``observed_ci95`` (one [lo, hi] or None per point), the
+    ``*_resolved`` entries count only points whose CI excludes 0, right when the prediction has
+    the sign the CI establishes; without it they are None. Shares are None over no points.
+
+    >>> s = sign_agreement([0.2, -0.1, 0.0, 0.3], [0.5, 0.2, 0.1, 0.4],
+    ...                    [[0.1, 0.9], [-0.1, 0.5], [0.05, 0.2], [0.2, 0.6]])
+    >>> s["right"], s["n"], s["right_resolved"], s["n_resolved"]
+    (2, 4, 2, 3)
+    >>> [round(v, 3) for v in s["share_ci95"]]
+    [0.15, 0.85]
+    """
+    p, o = np.asarray(predicted, dtype=float), np.asarray(observed, dtype=float)
+    if p.ndim != 1 or p.shape != o.shape or not (np.isfinite(p).all() and np.isfinite(o).all()):
+        raise ValueError(f"predicted and observed need one finite value per point, not shapes "
+                         f"{p.shape} and {o.shape}")
+    right = (np.sign(p) == np.sign(o)) & (p != 0)
+    out = {"n": len(p), "right": int(right.sum()), **_share(int(right.sum()), len(p), "")}
+    if observed_ci95 is None:
+        return {**out, "n_resolved": None, "right_resolved": None, "share_resolved": None,
+                "share_resolved_ci95": None}
+    if len(observed_ci95) != len(p):
+        raise ValueError(f"observed_ci95 needs one [lo, hi] (or None) per point ({len(p)}), "
+                         f"not {len(observed_ci95)}")
+    side = np.array([0.0 if not ci else 1.0 if ci[0] > 0 else -1.0 if ci[1] < 0 else 0.0
+                     for ci in observed_ci95])
+    k, m = int((np.sign(p)[side != 0] == side[side != 0]).sum()), int((side != 0).sum())
+    return {**out, "n_resolved": m, "right_resolved": k, **_share(k, m, "_resolved")}
+
+
+def _share(k: int, n: int, tag: str) -> dict:
+    """{"share<tag>": k/n, "share<tag>_ci95": Wilson 95 % interval}, both None when n = 0."""
+    from scipy import stats
+
+    if not n:
+        return {f"share{tag}": None, f"share{tag}_ci95": None}
+    ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+    return {f"share{tag}": k / n, f"share{tag}_ci95": [float(ci.low), float(ci.high)]}
+
+
+def heterogeneity_of_seed_variance(per_seed_gains) -> dict:
+    """Do the pairs' seeds spread alike? Levene's (median-centred) and Bartlett's tests of equal
+    variance across pairs, each pair's per-seed gains one group: a small p says pooling the
+    seed variance over pairs (:func:`pooled_seed_variance`) assumes what the data deny.
+
+    Pairs with under 2 seeds are skipped (``sd_by_pair`` None there; ``k`` counts those used).
+    A p value is None (with ``why``) under 2 usable pairs or when its test is undefined: Levene
+    when every pair has 2 seeds (each pair's two deviations from its median are equal, so
+    there is no within-pair spread of spread to compare against), Bartlett when a pair's seeds
+    all agree. With few seeds both tests have little power: a large p is weak evidence.
+
+    >>> h = heterogeneity_of_seed_variance([[0.1, 0.2, 0.15], [0.0, 1.0, -1.0], [0.3]])
+    >>> h["k"], [None if s is None else round(s, 3) for s in h["sd_by_pair"]]
+    (2, [0.05, 1.0, None])
+    >>> round(h["bartlett_p"], 4), round(h["levene_p"], 2)  # 3 seeds a pair: little power
+    (0.0066, 0.13)
+    """
+    from scipy import stats
+
+    groups = [np.asarray(g, dtype=float) for g in per_seed_gains]
+    sd = [float(g.std(ddof=1)) if len(g) >= 2 else None for g in groups]
+    used = [g for g in groups if len(g) >= 2]
+    out = {"levene_p": None, "bartlett_p": None, "k": len(used), "sd_by_pair": sd}
+    if len(used) < 2:
+        return {**out, "why": f"{len(used)} pair(s) with 2 or more seeds: the tests need 2"}
+    why = []
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lev = float(stats.levene(*used, center="median").pvalue)
+        bar = float(stats.bartlett(*used).pvalue)
+    if all(len(g) == 2 for g in used) or not np.isfinite(lev):
+        why.append("Levene's test is undefined (every pair has 2 seeds, or no pair's "
+                   "deviations vary)")
+    else:
+        out["levene_p"] = lev
+    if any(np.ptp(g) == 0 for g in used) or not np.isfinite(bar):
+        why.append("Bartlett's test is undefined (a pair's seeds all agree)")
+    else:
+        out["bartlett_p"] = bar
+    return {**out, "why": "; ".join(why)} if why else out

@@ -24,7 +24,8 @@ from .generate import GenerationConfig
 from .train import METHODS, TrainConfig
 
 app = typer.Typer(no_args_is_help=True, help="Delta-learning DPO on real language models: "
-                  "models, generate, pairs, train, eval, run, ladder. Needs the llm extra.")
+                  "models, generate, pairs, train, eval, run, ladder, separation. Needs the llm "
+                  "extra.")
 
 _T = TrainConfig()
 _G = GenerationConfig()
@@ -355,3 +356,38 @@ def ladder_cmd(config: Annotated[Path | None, typer.Argument(
 
     res, folder = _run_study(ladder, config or ladder.STUDY, quick, out, None)
     _say(res, as_json, ladder.markdown(res) + f"\nwritten to {folder}")
+
+
+@app.command("separation", help="The pre-registered separation study: teachers from two "
+             "families and constructed ones, pairs picked (before any training) where kappa "
+             "and the accuracy gap disagree; writes the pre-registration and stops, then, run "
+             "again, trains DPO (several seeds), SFT on all chosen answers, SFT on the chosen "
+             "side and reversed controls, and answers whether kappa predicts the gain beyond "
+             "the gap; resumable per arm.")
+def separation_cmd(config: Annotated[Path | None, typer.Argument(
+                       help="Study YAML (default: the shipped study, packaged as "
+                            "deltatheory/llm/studies/separation.yaml, experiments/"
+                            "separation.yaml in the repository: about six hours on a 2-core "
+                            "CPU, across sessions).")] = None,
+                   quick: Quick = False, out: Out = None,
+                   report: Annotated[bool, typer.Option(
+                       "--report", help="Train nothing: summarise the arms finished so far "
+                       "(a partial study says how many of how many).")] = False,
+                   as_json: Json = False):
+    _ready()
+    from .studies import separation
+
+    try:
+        cfg = separation.load_config(config or separation.STUDY, quick=quick)
+        folder = out or Path("results") / (cfg.name + ("-quick" if quick else ""))
+        with _quiet_stdout():
+            res = separation.run(cfg, folder, progress=lambda m: typer.echo(m, err=True),
+                                 report_only=report)
+    except DeltaTheoryError as e:
+        fail(str(e))
+    if "preregistered" in res:
+        text = (f"pre-registration written to {res['preregistered']} ({len(res['pairs'])} "
+                "pairs): commit it, then run the same command again to train")
+    else:
+        text = separation.markdown(res) + f"\nwritten to {folder}"
+    _say(res, as_json, text)

@@ -60,7 +60,24 @@ def _logps_from_hidden(model, hidden, input_ids, completion_mask):
 
 
 def encode_completion(tokenizer, prompt: list[dict], answer: str) -> tuple[list[int], int]:
-    """(token ids of prompt + answer as an assistant turn, number of prompt tokens)."""
+    """(token ids of prompt + answer as an assistant turn, number of prompt tokens).
+
+    A tokenizer without a chat template (a base model such as the base Gemma 3 270M) gets the
+    plain transcript generation uses (:func:`deltatheory.llm.generate.render_prompt` with
+    ``chat=False``: "Question: …" / "Answer:"), with the tokenizer's own special tokens (its BOS)
+    in front, and the answer as its continuation after one space: how a base model is scored
+    (lm-eval's ``target_delimiter=" "``). The prompt and the answer are tokenised apart, so the
+    boundary never merges tokens and every candidate shares the prompt's tokens.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        from .generate import render_prompt
+
+        head = render_prompt(tokenizer, prompt, chat=False)
+        h = tokenizer(head, add_special_tokens=True)["input_ids"]
+        if tokenizer.eos_token_id is not None and h and h[-1] == tokenizer.eos_token_id:
+            h = h[:-1]  # a tokenizer that closes every text with EOS: the answer follows
+        t = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
+        return h + t, len(h)
     head = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
     full = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": answer}],
                                          tokenize=False)

@@ -67,6 +67,9 @@ class TrainConfig:
     warmup: float = 0.03
     scheduler: str = "cosine"
     seed: int = 0
+    # which pairs a subsampled run draws and the order they come in (None: ``seed``); ``seed``
+    # alone then drives the adapter's initialisation and dropout, so the two can vary apart
+    data_seed: int | None = None
     precompute_ref: bool = False  # DPO-family: reference log-probs once, before training (SFT
     # and SimPO have no reference model: not applicable there)
     subsample: bool = False  # with max_steps: train on a seeded sample of exactly the pairs the
@@ -91,6 +94,11 @@ class TrainConfig:
         if self.subsample and self.max_steps == -1:
             raise DeltaTheoryError("subsample=true needs max_steps (the budget it samples for); "
                                    "set max_steps or drop subsample")
+        if self.data_seed is not None and (isinstance(self.data_seed, bool)
+                                           or not isinstance(self.data_seed, int)
+                                           or self.data_seed < 0):
+            raise DeltaTheoryError(f"data_seed={self.data_seed!r} must be a whole number >= 0 "
+                                   "(or absent: the seed)")
         if self.beta is not None and not (isinstance(self.beta, int | float) and self.beta > 0):
             raise DeltaTheoryError(f"beta={self.beta!r} must be a positive number")
         if not (isinstance(self.beta2, int | float) and self.beta2 >= 0):
@@ -102,6 +110,10 @@ class TrainConfig:
                                    f"{', '.join(WEIGHT_MAPPINGS)}")
         if self.method == "dadpo" and not self.teacher:
             raise DeltaTheoryError("method dadpo needs a teacher model (train.teacher)")
+
+    @property
+    def resolved_data_seed(self) -> int:
+        return self.seed if self.data_seed is None else self.data_seed
 
     @property
     def resolved_beta(self) -> float | None:
@@ -116,7 +128,8 @@ def _common_args(cfg: TrainConfig, out: str) -> dict:
                 max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
                 gradient_accumulation_steps=cfg.grad_accum, lr_scheduler_type=cfg.scheduler,
                 warmup_steps=cfg.warmup, logging_steps=1, save_strategy="no", report_to="none",
-                seed=cfg.seed, data_seed=cfg.seed, activation_checkpointing=False,
+                seed=cfg.seed, data_seed=cfg.resolved_data_seed,
+                activation_checkpointing=False,
                 disable_tqdm=False, max_length=cfg.max_length)
     if gpu:
         args.update(bf16=True)
@@ -284,7 +297,7 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     if cfg.subsample and cfg.max_steps > 0:
         need = cfg.max_steps * cfg.batch_size * cfg.grad_accum
         if len(pairs) > need:
-            pairs = pairs.shuffle(seed=cfg.seed).select(range(need))
+            pairs = pairs.shuffle(seed=cfg.resolved_data_seed).select(range(need))
     work = tempfile.mkdtemp(dir=out_dir, prefix=f".trainer.{os.getpid()}.")
     try:
         trainer = _trainer(cfg, model, tokenizer, pairs, work)
@@ -348,11 +361,54 @@ def _alive(work: Path) -> bool:
     return True
 
 
+def _plain_pairs(pairs, tokenizer):
+    """``pairs`` in TRL's standard (plain-text) form, for a tokenizer without a chat template
+    (a base model): ``prompt`` the plain transcript generation and scoring use
+    (:func:`deltatheory.llm.generate.render_prompt`, ``chat=False``, ending in "Answer:"),
+    ``chosen`` / ``rejected`` the answer after one space. Other columns are kept; pairs already
+    in plain form are returned as they are.
+
+    TRL 1.16's DPOTrainer and SFTTrainer both append the EOS token's text to each completion,
+    tokenise the prompt alone and prompt + completion as one string, with the tokenizer's
+    special tokens (its BOS, as :func:`deltatheory.llm.logprobs.encode_completion` adds), and
+    start the completion where the two token lists part. They train on encode_completion's ids
+    plus one trailing EOS, provided no token merges across the "Answer:" | " answer" boundary
+    (none does with the SmolLM2 and Gemma 3 tokenizers on this project's tasks;
+    tests/test_plain_training.py checks it). The EOS is trained (its log-probability enters
+    the DPO rewards; SFT learns to stop after the answer) but encode_completion does not score
+    it, as lm-eval scores a continuation without EOS. SimPO's CPOTrainer (trl.experimental)
+    tokenises prompt and prompt + completion without special tokens, then puts the BOS id in
+    front itself (also for a tokenizer that adds none, such as SmolLM2's) and the EOS id last.
+    """
+    from .generate import render_prompt
+
+    if not len(pairs) or isinstance(pairs[0]["prompt"], str):
+        return pairs
+
+    def answer(msgs, side: str) -> str:
+        if not isinstance(msgs, list) or len(msgs) != 1 or msgs[0].get("role") != "assistant":
+            raise BadData(f"{side} must be one assistant message to train a model without a "
+                          f"chat template; found {msgs!r:.80}")
+        return msgs[0]["content"]
+
+    def plain(e):
+        return {"prompt": render_prompt(tokenizer, e["prompt"], chat=False),
+                "chosen": " " + answer(e["chosen"], "chosen"),
+                "rejected": " " + answer(e["rejected"], "rejected")}
+
+    return pairs.map(plain, remove_columns=["prompt", "chosen", "rejected"],
+                     desc="Plain transcripts (no chat template)")
+
+
 def _trainer(cfg: TrainConfig, model, tokenizer, pairs, work: str):
     """The TRL trainer for ``cfg.method`` (not yet trained)."""
     from .models import load
 
     beta = cfg.resolved_beta
+    if not getattr(tokenizer, "chat_template", None):
+        # a base model: TRL would apply a chat template it does not have; the plain transcript
+        # it is prompted and scored with instead (the same test as encode_completion's)
+        pairs = _plain_pairs(pairs, tokenizer)
     if cfg.method == "sft":
         from trl import SFTConfig, SFTTrainer
 

@@ -1,0 +1,328 @@
+"""The separation study (issue 23): constructed teachers, the pair rule, the pre-registration
+guard, the arms and the analysis, on the tests' tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the llm extra is part of the quickstart install")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from deltatheory.cli import app  # noqa: E402
+from deltatheory.errors import DeltaTheoryError  # noqa: E402
+
+runner = CliRunner()
+SHIPPED = Path(__file__).parent.parent / "experiments" / "separation.yaml"
+
+
+def _tiny_cfg(tiny_dir, tmp_path, **over):
+    from deltatheory.llm.studies.separation import load_config
+
+    base = {"student": tiny_dir, "teachers": [f"{tiny_dir}@prune-0.3", f"{tiny_dir}@prune-0.6"],
+            "constructed": [{"name": "truth~flip-0.2", "source": "truth", "flip": 0.2},
+                            {"name": "student~flip-0.3", "source": "student", "flip": 0.3}],
+            "bootstrap": 200, "batch_size": 16,
+            "seed": 1,  # items on which the tiny random student is above chance (the bridge
+            # needs that; asserted in the tests that run the study)
+            "train": {"dtype": "fp32"},
+            "preregistration": str(tmp_path / "prereg.json")}
+    base.update(over)
+    return load_config(overrides=base, quick=True)
+
+
+def test_shipped_config_loads_and_is_the_default():
+    from deltatheory.llm.studies import separation
+
+    assert os.path.samefile(SHIPPED, separation.STUDY)
+    cfg = separation.load_config(SHIPPED)
+    assert cfg.task == "addition-choice-v2" and cfg.dtype == "fp32"
+    assert cfg.select.n_pairs >= 20 and cfg.select.n_disagree >= 8 and len(cfg.seeds) >= 4
+    fams = {separation.family(n, cfg) for n in separation.teacher_names(cfg)}
+    assert fams == {"smollm2-135m-instruct", "gemma3-270m", "constructed"}
+    assert cfg.preregistration.startswith("experiments/results/separation/")
+
+
+def test_constructed_teachers_are_deterministic_and_flip_at_their_rate():
+    from deltatheory.llm.studies.separation import constructed_margins
+    from deltatheory.llm.tasks import get_task
+
+    rows = {"test": get_task("addition-choice-v2").prompts("test", 2000, 0)}
+    truth = np.array([r["truth"] for r in rows["test"]])
+    e = {"name": "truth~flip-0.3", "source": "truth", "flip": 0.3}
+    m = np.array(constructed_margins(e, None, rows, 0)["test"])
+    wrong = ((m > 0).astype(int) != truth).mean()
+    # a binomial share of 2000 draws: 4 standard errors
+    assert abs(wrong - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 2000)
+    assert m.tolist() == constructed_margins(e, None, rows, 0)["test"]
+    # an item's flip follows its question, not its position or the split size
+    sub = {"test": rows["test"][5:50][::-1]}
+    assert constructed_margins(e, None, sub, 0)["test"] == m[5:50][::-1].tolist()
+    # another name or another study seed flips other items
+    other = np.array(constructed_margins({**e, "name": "truth~flip-0.3b"}, None, rows, 0)["test"])
+    assert (other != m).any()
+    # from a model's margins: the magnitudes kept, the signs flipped where drawn
+    src = {"test": list(np.linspace(-2, 2, 2000))}
+    got = np.array(constructed_margins({**e, "source": "x"}, src, rows, 0)["test"])
+    assert np.allclose(np.abs(got), np.abs(src["test"]))
+    flipped = np.sign(got) != np.sign(src["test"])
+    assert flipped.mean() == pytest.approx(wrong, abs=1e-12)
+
+
+def _cand(name, kappa, gap, c=None, r=None):
+    c, r = c or name + "-c", r or name + "-r"
+    return {"pair": name, "chosen": c, "rejected": r, "accuracy_gap": gap,
+            "bridge": {"kappa": kappa}}
+
+
+def test_selection_rule_takes_disagreements_first_then_spans_kappa():
+    from deltatheory.llm.studies.separation import load_config, select
+
+    cfg = load_config(overrides={"select": {"n_pairs": 5, "n_disagree": 2, "min_pairs": 1,
+                                            "rank_gap": 0.5, "max_per_teacher": 9,
+                                            "n_reversed": 2}})
+    cands = [_cand("a", 0.30, 0.30), _cand("b", 0.20, 0.20), _cand("c", 0.10, 0.10),
+             _cand("d", -0.05, 0.25),        # opposite signs: κ < 0 < gap
+             _cand("e", 0.25, 0.01),         # ranks far apart
+             _cand("f", 0.05, 0.05), _cand("g", 0.15, 0.15), _cand("h", 0.02, 0.02)]
+    got = select(cfg, cands)
+    names = [p["pair"] for p in got]
+    assert len(names) == 5 and {"d", "e"} <= set(names)
+    d = next(p for p in got if p["pair"] == "d")
+    assert d["opposite_signs"] and d["disagree"]
+    assert sum(p["disagree"] for p in got) >= 2
+    # sorted by κ, largest first; the reversed control on the two largest |κ|
+    ks = [p["bridge"]["kappa"] for p in got]
+    assert ks == sorted(ks, reverse=True)
+    assert {p["pair"] for p in got if p["reversed_control"]} == set(
+        sorted(names, key=lambda n: -abs(next(p["bridge"]["kappa"] for p in got
+                                              if p["pair"] == n)))[:2])
+    # deterministic: the candidates' order does not matter
+    assert [p["pair"] for p in select(cfg, cands[::-1])] == names
+    # too few candidates: one line naming the numbers
+    with pytest.raises(DeltaTheoryError, match="only 3 candidate pairs"):
+        select(cfg, cands[:3])
+
+
+def test_selection_respects_the_cap_per_teacher():
+    from deltatheory.llm.studies.separation import load_config, select
+
+    cfg = load_config(overrides={"select": {"n_pairs": 3, "n_disagree": 1, "min_pairs": 1,
+                                            "max_per_teacher": 1, "n_reversed": 0}})
+    cands = [_cand(f"p{i}", 0.1 * i, 0.1 * i, c="X", r=f"r{i}") for i in range(5)]
+    with pytest.raises(DeltaTheoryError, match="max_per_teacher=1 leaves only 1"):
+        select(cfg, cands)
+
+
+def test_projected_half_width_adds_the_seed_and_item_shares():
+    from deltatheory.llm.studies.separation import projected_half_width
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    before = rng.integers(0, 2, 400).astype(float)
+    after = np.stack([np.where(rng.random(400) < 0.1, 1 - before, before) for _ in range(4)])
+    g = after.mean(axis=1) - before.mean()
+    got = projected_half_width(g, before, after, 4, 2000)
+    seeds = g.var(ddof=1) / 4
+    items = (after.mean(0) - before).var(ddof=1) / 2000
+    df = (seeds + items) ** 2 / (seeds**2 / 3 + items**2 / 1999)
+    assert got["half_width"] == pytest.approx(stats.t.ppf(0.975, df) * np.sqrt(seeds + items))
+    # more seeds: narrower
+    assert projected_half_width(g, before, after, 8, 2000)["half_width"] < got["half_width"]
+
+
+@pytest.mark.parametrize("over, msg", [
+    ({"constructed": [{"name": "truth~x", "source": "nobody", "flip": 0.1}]},
+     "source 'nobody' is not truth or one of the teachers"),
+    ({"constructed": [{"name": "plain", "source": "truth", "flip": 0.1}]}, "must be new and "
+     "contain '~'"),
+    ({"constructed": [{"name": "truth~x", "source": "truth", "flip": 0.7}]}, "flip=0.7"),
+    ({"seeds": [0]}, "at least two seeds"),
+    ({"select": {"n_disagree": 30}}, "n_disagree <= n_pairs"),
+    ({"teachers": ["smollm2-135m-instruct"]}, "lists the student"),
+    ({"noise": {"settings": [{"learning_rat": 1}]}}, "learning_rat"),
+])
+def test_config_errors_are_one_line(over, msg):
+    from deltatheory.llm.studies.separation import load_config
+
+    with pytest.raises(DeltaTheoryError, match=msg):
+        load_config(overrides=over)
+
+
+def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("constructed: [{name: 'a~b', source: ghost, flip: 0.1}]\n")
+    r = runner.invoke(app, ["llm", "separation", str(f), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2 and "ghost" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+    f.write_text("teachers: [/no/such/model/folder]\n")
+    r = runner.invoke(app, ["llm", "separation", str(f), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2 and "could not be loaded" in r.output, r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path):
+    from deltatheory.llm.studies.separation import PREDICTORS, run
+
+    cfg = _tiny_cfg(tiny_dir, tmp_path)
+    out = tmp_path / "run"
+    msgs = []
+    s = run(cfg, out, progress=msgs.append)
+    # quick: the pre-registration goes into the run folder and the study goes on
+    reg = json.loads((out / "preregistration.json").read_text())
+    assert [p["pair"] for p in reg["pairs"]] == [p["pair"] for p in s["pairs"]]
+    assert len(reg["pairs"]) == 3 and sum(p["disagree"] for p in reg["pairs"]) >= 1
+    for p in reg["pairs"]:
+        assert {"kappa", "kappa_ci95", "predicted_sign", "accuracy_gap", "implicit_margin",
+                "ches", "chosen_accuracy_on_disagreements"} <= set(p)
+    names = [a["arm"] if "arm" in a else None for a in s["arms"]]
+    assert all(names)  # arms carry their names
+    kinds = [(a["pair"], a["kind"], a["seed"]) for a in s["arms"]]
+    pairs = [p["pair"] for p in s["pairs"]]
+    # seed-major: every pair's first DPO seed before any SFT, then SFT-all, the second seed, SFT
+    expect = ([(p, "dpo", 0) for p in pairs] + [(p, "sft-all", 0) for p in pairs]
+              + [(p, "dpo", 1) for p in pairs] + [(p, "sft", 0) for p in pairs]
+              + [(p["pair"], "reversed", 0) for p in reg["pairs"] if p["reversed_control"]])
+    assert kinds == expect
+    by = {(a["pair"], a["kind"], a["seed"]): a for a in s["arms"]}
+    for p in pairs:
+        # SFT on all chosen answers trains on every training item (then the budget's sample),
+        # the other arms on the disagreements only
+        assert by[(p, "sft-all", 0)]["n_rows"] == cfg.items.train
+        assert by[(p, "sft", 0)]["n_rows"] == by[(p, "dpo", 0)]["n_rows"] < cfg.items.train
+        assert by[(p, "dpo", 0)]["trained_fingerprint"] != by[(p, "dpo", 1)]["trained_fingerprint"]
+        assert by[(p, "sft-all", 0)]["train_config"]["method"] == "sft"
+    for a in s["arms"]:
+        assert a["observed_gain"] == pytest.approx(a["accuracy_after"] - a["accuracy_before"])
+        assert a["split"] == "test" and a["optimizer_steps"] == 2
+    # the noise study ran on the validation items, with data and initialisation varied apart
+    noise = s["noise"]
+    assert noise["split"] == "validation" and noise["chosen"] == 0
+    dr = noise["settings"][0]["drivers"]
+    assert dr["data_only"]["n"] == 2 and dr["init_only"]["n"] == 2
+    na = [json.loads(f.read_text()) for f in sorted((out / "arms").glob("noise.*/metrics.json"))]
+    assert na and all(a["split"] == "validation" for a in na)
+    init = next(a for a in na if a["kind"] == "init")
+    data = next(a for a in na if a["kind"] == "data")
+    assert init["train_config"]["data_seed"] == 0 and init["train_config"]["seed"] == 1
+    assert data["train_config"]["data_seed"] == 1 and data["train_config"]["seed"] == 0
+    # answers
+    assert set(s["spearman"]) == set(PREDICTORS)
+    assert {"kappa_given_gap", "gap_given_kappa"} <= set(s["partial"])
+    assert set(s["signs_where_they_disagree"]) == {"kappa", "accuracy_gap"}
+    for f in ("separation.json", "separation.md", "candidates.json", "predictors.json"):
+        assert (out / f).stat().st_size > 0
+    assert not list(out.glob("arms/*/model")), "trained weights are kept in memory only"
+    # a rerun trains nothing and gives the same summary
+    msgs2 = []
+    s2 = run(cfg, out, progress=msgs2.append)
+    assert not any("noise arm" in m or ": dpo on" in m or ": sft on" in m for m in msgs2)
+    assert s2["pairs"] == s["pairs"] and s2["complete"]
+    # --report summarises finished arms only: the same answers, nothing trained; with an arm
+    # removed it says the study is partial
+    rep = run(cfg, out, progress=msgs2.append, report_only=True)
+    assert rep["pairs"] == s["pairs"] and rep["complete"]
+    import shutil
+    last = s["arms"][-1]
+    shutil.rmtree(out / "arms" / last["arm"])
+    rep = run(cfg, out, progress=lambda m: None, report_only=True)
+    assert not rep["complete"] and rep["arms_finished"] == rep["arms_planned"] - 1
+    assert not (out / "arms" / last["arm"]).exists()
+    assert "Partial" in (out / "separation.md").read_text()
+
+
+def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatch):
+    """Outside --quick the first run writes the pre-registration and trains nothing; the next
+    run checks it, and refuses a file whose pairs or predictions differ."""
+    from deltatheory.llm.studies import separation
+
+    cfg = _tiny_cfg(tiny_dir, tmp_path)
+    cfg = separation.dataclasses.replace(cfg, quick_mode=False)
+    reg_path = Path(cfg.preregistration)
+    trained = []
+    real = separation.study_arm
+    monkeypatch.setattr(separation, "study_arm", lambda *a, **k: trained.append(1) or real(*a, **k))
+    res = separation.run(cfg, tmp_path / "run", progress=lambda m: None)
+    assert res["preregistered"] == str(reg_path) and reg_path.exists() and not trained
+    good = reg_path.read_text()
+    reg = json.loads(good)
+    # a changed prediction
+    reg["pairs"][0]["kappa"] += 0.01
+    reg_path.write_text(json.dumps(reg))
+    with pytest.raises(DeltaTheoryError, match="predictions for .* differ"):
+        separation.run(cfg, tmp_path / "run", progress=lambda m: None)
+    # other pairs
+    reg = json.loads(good)
+    reg["pairs"] = reg["pairs"][::-1]
+    reg_path.write_text(json.dumps(reg))
+    with pytest.raises(DeltaTheoryError, match="lists the pairs"):
+        separation.run(cfg, tmp_path / "run", progress=lambda m: None)
+    # another configuration
+    reg = json.loads(good)
+    reg["config_hash"] = "0" * 16
+    reg_path.write_text(json.dumps(reg))
+    with pytest.raises(DeltaTheoryError, match="config_hash"):
+        separation.run(cfg, tmp_path / "run", progress=lambda m: None)
+    assert not trained and not list((tmp_path / "run" / "arms").glob("*.dpo.*"))
+    # --report before any pre-registration: one line, exit 2
+    reg_path.unlink()
+    with pytest.raises(DeltaTheoryError, match="no pre-registration"):
+        separation.run(cfg, tmp_path / "run", progress=lambda m: None, report_only=True)
+
+
+def test_analysis_answers_from_pair_records():
+    """analyse() needs the pair records only: a partial correlation near 0 when the gain
+    follows the gap and κ only through it, and sign counts on the disagreeing pairs."""
+    from deltatheory.llm.studies.separation import analyse
+
+    rng = np.random.default_rng(1)
+    pairs = []
+    n = 200  # the partial correlation's sampling sd is about 1/sqrt(n - 3) = 0.07
+    for i in range(n):
+        gap = float(rng.uniform(0, 0.3))
+        kappa = float(gap + rng.normal(0, 0.1))
+        gain = 0.3 * gap + float(rng.normal(0, 0.02))
+        per = [gain + 0.003, gain - 0.003]
+        pairs.append({"pair": f"p{i}", "kappa": kappa, "accuracy_gap": gap,
+                      "families": ["m", "m"] if i < n // 2 else ["m", "other"],
+                      "disagree": kappa < 0, "dpo_gain": gain, "dpo_gain_per_seed": per,
+                      "dpo_gain_ci95": [gain - 0.01, gain + 0.01],
+                      "dpo_gain_se": 0.005, "dpo_gain_df": 10.0,
+                      # weaker chosen teachers (odd i): SFT on all their answers hurts
+                      "chosen_minus_student": -0.05 if i % 2 else 0.05,
+                      "sft_all_gain": -0.05 if i % 2 else 0.02,
+                      "sft_all_gain_ci95": [-0.06, -0.04] if i % 2 else [0.01, 0.03]})
+    s = analyse({"config": {"items": {"test": 2000}, "bootstrap": 500, "seed": 0,
+                            "student": "m"}, "pairs": pairs})
+    assert s["spearman"]["accuracy_gap"]["rho"] > 0.7
+    assert abs(s["partial"]["kappa_given_gap"]["rho"]) < 3.5 / np.sqrt(n - 3)
+    assert s["partial"]["gap_given_kappa"]["rho"] > 0.5
+    d = s["signs_where_they_disagree"]
+    dis = [p for p in pairs if p["disagree"]]
+    assert d["kappa"]["n"] == len(dis) > 0
+    for key in ("kappa", "accuracy_gap"):
+        assert d[key]["right"] == sum(np.sign(p[key]) == np.sign(p["dpo_gain"]) != 0
+                                      for p in dis)
+    c = s["sft_all_contrast"]
+    assert c["n"] == n // 2 and c["sft_all_hurts"] == n // 2
+    assert c["sft_all_below_dpo"] == sum(p["sft_all_minus_dpo_ci95"][1] < 0 for p in pairs
+                                         if p["chosen_minus_student"] < 0) > 0
+    t = s["transfer"]["own_to_other"]["accuracy_gap"]
+    assert t["n_fit"] == t["n_test"] == n // 2 and t["mae"] < t["mae_mean_rule"]
+
+
+def test_second_student_config_loads():
+    """The Gemma student's study: a base model (plain transcripts), its own pruned copies and
+    the other family's models as teachers."""
+    from deltatheory.llm.studies import separation
+
+    cfg = separation.load_config(SHIPPED.parent / "separation_gemma.yaml")
+    assert cfg.student == "gemma3-270m" and cfg.select.n_pairs >= 8 and len(cfg.seeds) >= 2
+    fams = [separation.family(n, cfg) for n in separation.teacher_names(cfg)]
+    assert fams.count("gemma3-270m") >= 3 and fams.count("smollm2-135m-instruct") >= 3
+    assert cfg.preregistration != separation.load_config(SHIPPED).preregistration
