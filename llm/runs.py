@@ -75,7 +75,7 @@ class Run:
             old.pop("versions_recorded_at_resume", None)
             old_ids = old.pop("model_identities", None)
             old_version = old.pop("code_version", None)
-            if old != json.loads(json.dumps(config)):
+            if not _same_config(old, json.loads(json.dumps(config))):
                 raise DeltaTheoryError(f"{path} holds a different configuration: resume with the "
                                        "same config or use another --out")
             if old_version != code_version:
@@ -143,3 +143,24 @@ class Run:
         shutil.rmtree(arm_folder, ignore_errors=True)
         if self.created and not any((self.folder / "arms").glob("*/metrics.json")):
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _same_config(old, new) -> bool:
+    """Whether a stored configuration is the one given, where a setting added to the code
+    since (absent from ``old``) counts as the same when it holds None (its "as before" value,
+    e.g. ``train.data_seed``): folders written before it existed still resume.
+
+    >>> _same_config({"a": 1, "t": {"s": 0}}, {"a": 1, "t": {"s": 0, "data_seed": None}})
+    True
+    >>> _same_config({"a": 1}, {"a": 1, "b": 2})
+    False
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        extra = set(new) - set(old)
+        if set(old) - set(new) or any(new[k] is not None for k in extra):
+            return False
+        return all(_same_config(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(
+            _same_config(a, b) for a, b in zip(old, new, strict=True))
+    return old == new

@@ -188,6 +188,7 @@ def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path)
     expect = ([(p, "dpo", 0) for p in pairs] + [(p, "sft-all", 0) for p in pairs]
               + [(p, "dpo", 1) for p in pairs] + [(p, "sft", 0) for p in pairs]
               + [(p["pair"], "reversed", 0) for p in reg["pairs"] if p["reversed_control"]])
+    # (the remaining seeds come after the reversed controls; this quick study has two)
     assert kinds == expect
     by = {(a["pair"], a["kind"], a["seed"]): a for a in s["arms"]}
     for p in pairs:
@@ -234,6 +235,11 @@ def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path)
     assert not rep["complete"] and rep["arms_finished"] == rep["arms_planned"] - 1
     assert not (out / "arms" / last["arm"]).exists()
     assert "Partial" in (out / "separation.md").read_text()
+    # a missing pre-registration is never rewritten once study arms have finished
+    (out / "preregistration.json").unlink()
+    with pytest.raises(DeltaTheoryError, match="finished study arms"):
+        run(cfg, out, progress=lambda m: None)
+    assert not (out / "preregistration.json").exists()
 
 
 def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatch):
@@ -253,6 +259,7 @@ def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatc
     reg = json.loads(good)
     # a changed prediction
     reg["pairs"][0]["kappa"] += 0.01
+    reg["pairs"][1]["ches"] *= 1 + 1e-9  # a float-level difference alone is not a change
     reg_path.write_text(json.dumps(reg))
     with pytest.raises(DeltaTheoryError, match="predictions for .* differ"):
         separation.run(cfg, tmp_path / "run", progress=lambda m: None)
@@ -269,6 +276,9 @@ def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatc
     with pytest.raises(DeltaTheoryError, match="config_hash"):
         separation.run(cfg, tmp_path / "run", progress=lambda m: None)
     assert not trained and not list((tmp_path / "run" / "arms").glob("*.dpo.*"))
+    reg_path.write_text("[1, 2]")
+    with pytest.raises(DeltaTheoryError, match="not a JSON object"):
+        separation.run(cfg, tmp_path / "run", progress=lambda m: None)
     # --report before any pre-registration: one line, exit 2
     reg_path.unlink()
     with pytest.raises(DeltaTheoryError, match="no pre-registration"):
@@ -312,8 +322,10 @@ def test_analysis_answers_from_pair_records():
     assert c["n"] == n // 2 and c["sft_all_hurts"] == n // 2
     assert c["sft_all_below_dpo"] == sum(p["sft_all_minus_dpo_ci95"][1] < 0 for p in pairs
                                          if p["chosen_minus_student"] < 0) > 0
-    t = s["transfer"]["own_to_other"]["accuracy_gap"]
+    t = s["transfer"]["own_to_other_family"]["accuracy_gap"]
     assert t["n_fit"] == t["n_test"] == n // 2 and t["mae"] < t["mae_mean_rule"]
+    assert s["transfer"]["sizes"] == {"own": n // 2, "other_family": n // 2, "constructed": 0}
+    assert s["transfer"]["constructed_to_other_family"]["kappa"] is None  # nothing to fit on
 
 
 def test_second_student_config_loads():

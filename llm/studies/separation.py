@@ -84,7 +84,7 @@ STUDY = Path(__file__).with_name("separation.yaml")
 CODE_VERSION = "separation-1"
 
 #: what the pre-registration file must match on a rerun (key → what it is)
-PREREGISTERED = ("config_hash", "setting", "pairs", "reversed")
+PREREGISTERED = ("config_hash", "code_version", "setting", "pairs", "reversed", "hypotheses")
 
 
 def _separation_train() -> TrainConfig:
@@ -446,11 +446,15 @@ def projected_half_width(per_seed: np.ndarray, before: np.ndarray, after: np.nda
     held-out items with ``n_seeds`` seeds, from its noise-study arms: ``per_seed`` their gains on
     the validation items, ``after`` (seeds, items) their per-item correctness, ``before`` the
     student's. Seeds' share: the per-seed gains' variance / n_seeds; items' share: the variance
-    over items of (mean over seeds of after − before) / n_test; Welch–Satterthwaite df.
+    over items of (mean over seeds of after − before) / n_test; Welch–Satterthwaite df, the
+    seeds' share with the df of the noise study's seeds (``len(per_seed) − 1``, not
+    ``n_seeds − 1``: conservative when projecting to more seeds than were run; this is the rule
+    the shipped study registered).
 
     >>> b = np.array([0, 1] * 50, float); a = np.array([[1, 1] * 50, [0, 1] * 50], float)
-    >>> round(projected_half_width(np.array([0.5, 0.0]), b, a, 4, 2000)["half_width"], 3)
-    0.553
+    >>> r = projected_half_width(np.array([0.5, 0.0]), b, a, 4, 2000)
+    >>> round(r["seeds_share"], 5), round(r["df"], 2), round(r["half_width"], 3)
+    (0.03125, 1.0, 2.237)
     """
     from scipy import stats
 
@@ -754,10 +758,11 @@ def _registration(config: SeparationConfig, pairs: list[dict], noise: dict) -> d
 
 
 def _canonical(x):
-    """Numbers rounded to 10 significant digits: a recomputation equal to float tolerance
-    compares equal."""
+    """Numbers rounded to 5 significant digits: a recomputation on another machine (float32
+    forward passes of the student for the implicit margin and CHES) compares equal, a changed
+    prediction does not."""
     if isinstance(x, float):
-        return float(f"{x:.10g}")
+        return float(f"{x:.5g}")
     if isinstance(x, dict):
         return {k: _canonical(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
@@ -765,17 +770,23 @@ def _canonical(x):
     return x
 
 
-def preregister(reg: dict, path: Path) -> bool:
+def preregister(reg: dict, path: Path, *, arms_exist: bool = False) -> bool:
     """Write the pre-registration ``reg`` to ``path`` when there is none (returns True); else
     check that the file holds the same configuration hash, setting, pairs (with every
     prediction) and reversed pairs, and raise a one-line error naming the first difference."""
     if not path.exists():
+        if arms_exist:  # never register after results: the file is missing, not new
+            raise DeltaTheoryError(f"no pre-registration at {path}, but this run folder has "
+                                   "finished study arms: restore the committed file (paths are "
+                                   "relative to the working directory)")
         write_json(path, {**reg, "written": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
         return True
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise DeltaTheoryError(f"pre-registration {path} cannot be read ({e})") from None
+    if not isinstance(old, dict):
+        raise DeltaTheoryError(f"pre-registration {path} is not a JSON object")
     # compared as written: strict JSON (a non-finite number is null plus a reason)
     new = json.loads(dumps(reg))
     for key in PREREGISTERED:
@@ -800,8 +811,9 @@ def preregister(reg: dict, path: Path) -> bool:
 # --------------------------------------------------------------------------- the arms
 def arms(config: SeparationConfig, pairs: list[dict], seeds: list[int]) -> list[dict]:
     """Every study arm, seed-major: each pair's DPO at the first seed, then SFT on all chosen
-    answers, then the next seed, then SFT on the disagreements' chosen side, then the remaining
-    seeds, then the reversed controls (so a study stopped part-way is a complete smaller one)."""
+    answers, then the next seed, then SFT on the disagreements' chosen side, then the reversed
+    controls, then the remaining seeds (so a study stopped part-way is a complete smaller one,
+    controls included)."""
     def arm(p, kind, seed):
         suffix = {"dpo": f"dpo.s{seed}", "sft-all": "sft-all", "sft": "sft",
                   "reversed": "reversed"}[kind]
@@ -813,9 +825,9 @@ def arms(config: SeparationConfig, pairs: list[dict], seeds: list[int]) -> list[
     if len(seeds) > 1:
         order.append(("dpo", seeds[1]))
     order.append(("sft", s0))
-    order += [("dpo", s) for s in seeds[2:]]
     out = [arm(p, kind, s) for kind, s in order for p in pairs]
     out += [arm(p, "reversed", s0) for p in pairs if p["reversed_control"]]
+    out += [arm(p, "dpo", s) for s in seeds[2:] for p in pairs]
     return out
 
 
@@ -875,6 +887,10 @@ def aggregate(config: SeparationConfig, before: np.ndarray, reg: dict,
                 key = a["kind"].replace("-", "_")
                 info[f"{key}_gain"] = a["observed_gain"]
                 info[f"{key}_gain_ci95"] = a["observed_gain_ci95"]
+                if key == "sft_all" and dpo:
+                    # paired over items: the student's own accuracy cancels in SFT-all − DPO
+                    d = np.asarray(a["correct_after"], float) - np.mean(runs, axis=0)
+                    info["sft_all_minus_dpo_items_var"] = float(d.var(ddof=1) / len(d))
         out.append(info)
     return out
 
@@ -930,9 +946,17 @@ def analyse(summary: dict) -> dict:
                                                          pooled[0], pooled[1], n_items)
         if "sft_all_gain" in p and p.get("dpo_gain_se") is not None and pooled is not None:
             p["sft_all_minus_dpo"] = p["sft_all_gain"] - p["dpo_gain"]
-            p["sft_all_minus_dpo_ci95"] = welch_ci(p["sft_all_minus_dpo"], [
+            # as registered: the two gains' item variances added as if independent (too wide)
+            p["sft_all_minus_dpo_ci95_registered"] = welch_ci(p["sft_all_minus_dpo"], [
                 (ci_variance(p["sft_all_gain_ci95"]), n_items - 1), (pooled[0], pooled[1]),
                 (p["dpo_gain_se"] ** 2, p["dpo_gain_df"])])
+            # amended before any result: items paired, plus SFT-all's seed (the pooled
+            # variance) and the DPO mean's seeds
+            k = len(p["dpo_gain_per_seed"])
+            p["sft_all_minus_dpo_ci95"] = welch_ci(p["sft_all_minus_dpo"], [
+                (p.get("sft_all_minus_dpo_items_var", ci_variance(p["sft_all_gain_ci95"])),
+                 n_items - 1), (pooled[0], pooled[1]),
+                (float(np.var(p["dpo_gain_per_seed"], ddof=1)) / k, k - 1)])
     scored = [p for p in pairs if p.get("dpo_gain_se") is not None]
     from scipy.stats import t as student_t
 
@@ -980,18 +1004,20 @@ def analyse(summary: dict) -> dict:
                             [p["dpo_gain_ci95"] for p in scored])
         for key in ("kappa", "accuracy_gap")}
     own = config["student"].split("@")[0]
-
-    def own_family(p):
-        return all(f == own for f in p["families"])
-
-    a = [p for p in scored if own_family(p)]
-    b = [p for p in scored if not own_family(p)]
+    groups = {"own": [p for p in scored if all(f == own for f in p["families"])],
+              "other_family": [p for p in scored
+                               if any(f not in (own, "constructed") for f in p["families"])],
+              "constructed": [p for p in scored if "constructed" in p["families"]
+                              and all(f in (own, "constructed") for f in p["families"])]}
     summary["transfer"] = {
         "groups": {"own": "both teachers of the student's family (its pruned copies and itself)",
-                   "other": "a teacher of another family or a constructed one"},
-        **{f"{src}_to_{dst}": {key: _fit_transfer(x1, x2, key)
+                   "other_family": "a teacher of another model family",
+                   "constructed": "a constructed teacher, and no other family"},
+        "sizes": {g: len(v) for g, v in groups.items()},
+        **{f"{src}_to_{dst}": {key: _fit_transfer(groups[src], groups[dst], key)
                                for key in ("kappa", "accuracy_gap")}
-           for src, dst, x1, x2 in (("own", "other", a, b), ("other", "own", b, a))}}
+           for src, dst in (("other_family", "constructed"), ("constructed", "other_family"),
+                            ("own", "other_family"), ("other_family", "own"))}}
     summary["spearman_ci"] = ("ci95: percentile bootstrap over pairs that also redraws each "
                               "pair's DPO gain from gain + se·t_df; ci95_pairs_only: over pairs, "
                               "gains taken as exact")
@@ -1028,7 +1054,8 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
             else folder / "preregistration.json")
     if report_only and not path.exists():
         raise DeltaTheoryError(f"no pre-registration at {path}: nothing to report on yet")
-    if preregister(reg, path) and not config.quick_mode:
+    done = any(folder.glob("arms/*.dpo.*/metrics.json"))
+    if preregister(reg, path, arms_exist=done) and not config.quick_mode:
         progress(f"pre-registration written to {path}: commit it, then run again to train")
         return {"preregistered": str(path), "pairs": [p["pair"] for p in pairs],
                 "setting": reg["setting"]["train"], "seeds": seeds}
