@@ -179,6 +179,12 @@ def test_every_shipped_experiment_config_resolves():
     for path in sorted(root.glob("*.yaml")):
         if path.name == "ladder.yaml":
             continue  # the ladder study has its own loader (tested in test_llm.py)
+        if path.name.startswith("separation"):
+            from deltatheory.llm.studies import separation
+
+            for quick in (False, True):  # its own loader (tested in test_separation.py)
+                assert separation.load_config(path, quick=quick).seeds
+            continue
         for quick in (False, True):
             cfg = load_config(path, quick=quick)
             assert models_of(cfg)
