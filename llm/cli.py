@@ -312,13 +312,14 @@ def eval_cmd(model: Model, task: Task = "bold-sections", n: int = 32,
          + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
 
 
-def _run_study(module, config, quick: bool, out, text):
-    """Load ``module``'s config, run it into its folder (resumable) and return the result."""
+def _run_study(module, config, quick: bool, out, text, **kw):
+    """Load ``module``'s config, run it into its folder (resumable) and return the result;
+    ``kw`` goes to ``module.run``."""
     try:
         cfg = module.load_config(config, quick=quick)
         folder = out or Path("results") / (cfg.name + ("-quick" if quick else ""))
         with _quiet_stdout():
-            res = module.run(cfg, folder, progress=lambda m: typer.echo(m, err=True))
+            res = module.run(cfg, folder, progress=lambda m: typer.echo(m, err=True), **kw)
     except DeltaTheoryError as e:
         fail(str(e))
     return res, folder
@@ -367,7 +368,7 @@ def ladder_cmd(config: Annotated[Path | None, typer.Argument(
 def separation_cmd(config: Annotated[Path | None, typer.Argument(
                        help="Study YAML (default: the shipped study, packaged as "
                             "deltatheory/llm/studies/separation.yaml, experiments/"
-                            "separation.yaml in the repository: about six hours on a 2-core "
+                            "separation.yaml in the repository: about seven hours on a 2-core "
                             "CPU, across sessions).")] = None,
                    quick: Quick = False, out: Out = None,
                    report: Annotated[bool, typer.Option(
@@ -377,14 +378,8 @@ def separation_cmd(config: Annotated[Path | None, typer.Argument(
     _ready()
     from .studies import separation
 
-    try:
-        cfg = separation.load_config(config or separation.STUDY, quick=quick)
-        folder = out or Path("results") / (cfg.name + ("-quick" if quick else ""))
-        with _quiet_stdout():
-            res = separation.run(cfg, folder, progress=lambda m: typer.echo(m, err=True),
-                                 report_only=report)
-    except DeltaTheoryError as e:
-        fail(str(e))
+    res, folder = _run_study(separation, config or separation.STUDY, quick, out, None,
+                             report_only=report)
     if "preregistered" in res:
         text = (f"pre-registration written to {res['preregistered']} ({len(res['pairs'])} "
                 "pairs): commit it, then run the same command again to train")

@@ -279,6 +279,10 @@ def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatc
     reg_path.write_text("[1, 2]")
     with pytest.raises(DeltaTheoryError, match="not a JSON object"):
         separation.run(cfg, tmp_path / "run", progress=lambda m: None)
+    # --report on a folder that is no run: one line, before any work
+    with pytest.raises(DeltaTheoryError, match="not a run folder"):
+        separation.run(cfg, tmp_path / "elsewhere", progress=lambda m: None, report_only=True)
+    assert not (tmp_path / "elsewhere").exists()
     # --report before any pre-registration: one line, exit 2
     reg_path.unlink()
     with pytest.raises(DeltaTheoryError, match="no pre-registration"):

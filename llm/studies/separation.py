@@ -1034,6 +1034,9 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
     ``report_only``: train nothing; summarise the arms finished so far (the summary says how
     many of how many: ``complete``), after the same checks of the run folder and the
     pre-registration."""
+    if report_only and not (Path(out) / "config.json").exists():
+        raise DeltaTheoryError(f"{out} is not a run folder of this study: --report summarises "
+                               "an existing run; run the study first")
     specs = [config.student, *config.teachers]
     ladder.check_loadable(specs)
     the_run = Run.open(out, to_dict(config), models=specs, code_version=CODE_VERSION)
@@ -1097,12 +1100,7 @@ def resummarise(path: str | Path) -> dict:
 
 
 # --------------------------------------------------------------------------- Markdown
-def _pts(v, ci=None) -> str:
-    return ladder._pts(v, ci)
-
-
-def _rho(r: dict) -> str:
-    return ladder._rho(r)
+_pts, _rho = ladder._pts, ladder._rho  # the ladder's number formats
 
 
 def markdown(s: dict) -> str:
