@@ -294,10 +294,7 @@ def train(model_spec: str, pairs, out_dir: str | Path, cfg: TrainConfig, *, mode
     for stale in out_dir.glob(".trainer.*"):  # left by a process killed outright (SIGKILL)
         if not _alive(stale):
             shutil.rmtree(stale, ignore_errors=True)
-    if cfg.subsample and cfg.max_steps > 0:
-        need = cfg.max_steps * cfg.batch_size * cfg.grad_accum
-        if len(pairs) > need:
-            pairs = pairs.shuffle(seed=cfg.resolved_data_seed).select(range(need))
+    pairs = subsample(pairs, cfg)
     work = tempfile.mkdtemp(dir=out_dir, prefix=f".trainer.{os.getpid()}.")
     try:
         trainer = _trainer(cfg, model, tokenizer, pairs, work)
@@ -398,6 +395,17 @@ def _plain_pairs(pairs, tokenizer):
 
     return pairs.map(plain, remove_columns=["prompt", "chosen", "rejected"],
                      desc="Plain transcripts (no chat template)")
+
+
+def subsample(pairs, cfg: TrainConfig):
+    """The rows a run trains on: with ``cfg.subsample`` and a step budget, the first
+    ``max_steps × batch_size × grad_accum`` rows of ``pairs`` shuffled by
+    ``cfg.resolved_data_seed`` (``data_seed``, or the training seed when unset); else all."""
+    if cfg.subsample and cfg.max_steps > 0:
+        need = cfg.max_steps * cfg.batch_size * cfg.grad_accum
+        if len(pairs) > need:
+            return pairs.shuffle(seed=cfg.resolved_data_seed).select(range(need))
+    return pairs
 
 
 def _trainer(cfg: TrainConfig, model, tokenizer, pairs, work: str):

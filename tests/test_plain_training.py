@@ -25,6 +25,23 @@ def plain_dir(tiny_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def bos_dir(plain_dir, tmp_path_factory):
+    """The plain copy with a tokenizer that puts its BOS in front of every text, as the base
+    Gemma 3 tokenizer does (SmolLM2's adds none): the prompt must carry exactly one BOS."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(plain_dir)
+    tok.add_bos_token = True
+    d = tmp_path_factory.mktemp("bos") / "model"
+    AutoModelForCausalLM.from_pretrained(plain_dir).save_pretrained(d)
+    tok.save_pretrained(d)
+    again = AutoTokenizer.from_pretrained(d)
+    assert again("2 + 2")["input_ids"][0] == again.bos_token_id
+    assert not getattr(again, "chat_template", None)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
 def choice_pairs():
     """Eight addition-choice-v2 pairs in the conversational form make_pairs writes: the right
     sum chosen over the wrong one, with a per-pair weight column ``w``."""
@@ -88,14 +105,20 @@ def _expected(tok, prompt, answer):
     return ids[:h], ids[h:]
 
 
-def test_trl_tokens_are_the_scored_tokens_plus_eos(plain_dir, choice_pairs, tmp_path):
+@pytest.mark.parametrize("folder", ["plain_dir", "bos_dir"])
+def test_trl_tokens_are_the_scored_tokens_plus_eos(folder, choice_pairs, tmp_path, request):
     """What TRL trains on, read from the trainers' prepared datasets: the prompt ids and
-    completion ids are encode_completion's, and TRL appends one EOS to each completion."""
+    completion ids are encode_completion's, and TRL appends one EOS to each completion; with a
+    tokenizer that adds a BOS (``bos_dir``, as Gemma's does) both carry it once, in front."""
     from deltatheory.llm.models import load
     from deltatheory.llm.train import TrainConfig, _trainer
 
-    model, tok = load(plain_dir)
+    model, tok = load(request.getfixturevalue(folder))
     eos = tok.eos_token_id
+    head, _ = _expected(tok, choice_pairs[0]["prompt"], _text(choice_pairs[0]["chosen"]))
+    bos = tok.bos_token_id
+    if folder == "bos_dir":
+        assert head[0] == bos and bos not in head[1:]
     dpo = _trainer(TrainConfig(method="dpo", max_steps=1, batch_size=2, lora=False,
                                dtype="fp32"), model, tok, choice_pairs, str(tmp_path / "dpo"))
     ds = dpo.train_dataset
@@ -162,3 +185,23 @@ def test_choice_scoring_without_chat_template(plain_dir):
     fast = choice_margins(model, tok, rows, batch_size=5, progress=False)
     slow = choice_margins(model, tok, rows, batch_size=5, progress=False, fast=False)
     assert np.allclose(fast, slow, atol=1e-4) and np.ptp(fast) > 0
+
+
+def test_data_seed_draws_the_subsample_and_seed_alone_does_not():
+    """A subsampled run's pairs depend on ``data_seed`` (the noise study's "which pairs a seed
+    draws") and not on the training seed once ``data_seed`` is set; unset, the seed draws."""
+    from datasets import Dataset
+    from deltatheory.llm.train import TrainConfig, subsample
+
+    rows = Dataset.from_list([{"id": i} for i in range(200)])
+
+    def ids(**kw):
+        cfg = TrainConfig(method="dpo", max_steps=4, batch_size=4, subsample=True, **kw)
+        return list(subsample(rows, cfg)["id"])
+
+    assert len(ids(seed=0)) == 16 and len(set(ids(seed=0))) == 16
+    assert ids(seed=0, data_seed=3) == ids(seed=9, data_seed=3)
+    assert ids(seed=0, data_seed=3) != ids(seed=0, data_seed=4)
+    assert ids(seed=5) == ids(seed=0, data_seed=5) != ids(seed=6)
+    full = TrainConfig(method="dpo", max_steps=4, batch_size=4)
+    assert list(subsample(rows, full)["id"]) == list(range(200))

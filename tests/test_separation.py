@@ -218,6 +218,16 @@ def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path)
     assert set(s["signs_where_they_disagree"]) == {"kappa", "accuracy_gap"}
     for f in ("separation.json", "separation.md", "candidates.json", "predictors.json"):
         assert (out / f).stat().st_size > 0
+    # every pair of teachers is either a candidate or recorded as dropped, with its reason
+    cj = json.loads((out / "candidates.json").read_text())
+    n_teachers = len(cj["accuracy"])  # the student is a teacher too
+    assert len(cj["candidates"]) + len(cj["dropped"]) == n_teachers * (n_teachers - 1) // 2
+    assert all(d["reason"] for d in cj["dropped"])
+    # κ re-estimated on the validation items, for every registered pair
+    assert set(s["kappa_validation"]) == set(pairs)
+    for v in s["kappa_validation"].values():
+        assert v["kappa"] is None and v["reason"] or len(v["kappa_ci95"]) == 2
+    assert "validation items" in (out / "separation.md").read_text()
     assert not list(out.glob("arms/*/model")), "trained weights are kept in memory only"
     # a rerun trains nothing and gives the same summary
     msgs2 = []

@@ -265,7 +265,10 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
             tokenizer=None, progress: bool = True, info: dict | None = None) -> dict:
     """Choice margins of a model on every split, cached under ``labels/`` by everything that
     determines them: the model's identity (content hash, or the fingerprint of a model in
-    memory), the scoring dtype, batch and method, and the items. ``info["cached"]`` (when
+    memory), the scoring dtype, batch and method, and the items. The prompt format (chat
+    template or plain transcript) follows from a folder's tokenizer, which its content hash
+    covers; a model held in memory whose ``tokenizer`` has no chat template adds "plain" to the
+    key (the weights' fingerprint does not see the tokenizer). ``info["cached"]`` (when
     ``info`` is given) says whether they came from the cache."""
     import torch
 
@@ -276,8 +279,10 @@ def margins(spec: str, rows_by_split: dict, cfg: LadderConfig, folder: Path, *, 
     ident = model_identity(spec, model)
     items = {s: [[r["id"], r["prompt"], r["candidates"]] for r in rows]
              for s, rows in rows_by_split.items()}
-    key = hashlib.sha256(json.dumps([ident, cfg.dtype, cfg.batch_size, "shared-prefix-2", items],
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    plain = ["plain"] if model is not None and not getattr(tokenizer, "chat_template",
+                                                           None) else []
+    key = hashlib.sha256(json.dumps([ident, cfg.dtype, cfg.batch_size, "shared-prefix-2", items,
+                                     *plain], sort_keys=True).encode()).hexdigest()[:12]
     path = folder / "labels" / (spec.replace("/", "__") + f".{key}.json")
     if info is not None:
         info["cached"] = path.exists()

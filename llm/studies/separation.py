@@ -350,11 +350,13 @@ def _pair_name(c: str, r: str) -> str:
     return f"{c}-over-{r}"
 
 
-def candidates(config: SeparationConfig, items: Items, scores: Scores) -> list[dict]:
+def candidates(config: SeparationConfig, items: Items, scores: Scores,
+               dropped: list | None = None) -> list[dict]:
     """Step 2: every unordered pair of teachers with at least ``select.min_pairs`` training
     disagreements, chosen = the more accurate on the test items (ties: the earlier teacher),
     with κ (the bridge, on the test items), the accuracy gap and the other training-free
-    predictors that need no model (the student's scores of the pairs come with the selection)."""
+    predictors that need no model (the student's scores of the pairs come with the selection).
+    ``dropped``: a list that receives ``{"pair", "reason"}`` for each pair left out."""
     from deltatheory.bridge import estimate
 
     names = teacher_names(config)
@@ -367,13 +369,19 @@ def candidates(config: SeparationConfig, items: Items, scores: Scores) -> list[d
             lc, lr = scores.label[c], scores.label[r]
             n_train = int(np.sum(lc["train"] != lr["train"]))
             if n_train < config.select.min_pairs:
+                if dropped is not None:
+                    dropped.append({"pair": _pair_name(c, r), "reason": (
+                        f"{n_train} training disagreements < select.min_pairs="
+                        f"{config.select.min_pairs}")})
                 continue
             y = np.stack([items.truth["test"], scores.label["student"]["test"], lc["test"],
                           lr["test"]], 1)
             try:
                 bridge = estimate(y, bootstrap=config.bootstrap, seed=config.seed).to_dict()
-            except DeltaTheoryError:
-                continue  # a pair the bridge cannot place has no κ to test
+            except DeltaTheoryError as e:  # a pair the bridge cannot place has no κ to test
+                if dropped is not None:
+                    dropped.append({"pair": _pair_name(c, r), "reason": f"bridge: {e}"})
+                continue
             dis = lc["train"] != lr["train"]
             chosen_right = [items.rows["train"][k]["candidates"][1 - lc["train"][k]]
                             == right[items.rows["train"][k]["id"]] for k in np.flatnonzero(dis)]
@@ -613,8 +621,10 @@ def select(config: SeparationConfig, cands: list[dict]) -> list[dict]:
     """Step 4: the study's pairs, by the rule in ``select`` (fixed before any arm trains).
 
     Over the candidates, κ and the accuracy gap are turned into rank shares (0 lowest, 1
-    highest). A candidate *disagrees* when κ < 0 (its gap is ≥ 0 by construction: the two
-    predict opposite signs) or when its two rank shares differ by at least ``rank_gap``.
+    highest). A candidate *disagrees* when the two predict opposite signs — κ < 0 with a
+    positive gap, or κ > 0 with a zero gap (a gap is ≥ 0 by construction; κ < 0 with a zero
+    gap is not counted as opposite) — or when its two rank shares differ by at least
+    ``rank_gap``.
     1. Disagreeing candidates, opposite signs first, then by the rank difference (largest
        first), are taken in turn, skipping any that would put a teacher in more than
        ``max_per_teacher`` selected pairs, up to ``n_disagree`` of them.
@@ -895,6 +905,26 @@ def aggregate(config: SeparationConfig, before: np.ndarray, reg: dict,
     return out
 
 
+def kappa_on_validation(config: SeparationConfig, items: Items, scores: Scores,
+                        reg: dict) -> dict:
+    """A check of the registered κ (estimated on the test items): each pair's κ and its CI
+    from the validation items instead, a split the selection never saw. Pairs the bridge
+    cannot place there get the reason."""
+    from deltatheory.bridge import estimate
+
+    out = {}
+    for p in reg["pairs"]:
+        y = np.stack([items.truth["validation"], scores.label["student"]["validation"],
+                      scores.label[p["chosen"]]["validation"],
+                      scores.label[p["rejected"]]["validation"]], 1)
+        try:
+            b = estimate(y, bootstrap=config.bootstrap, seed=config.seed)
+            out[p["pair"]] = {"kappa": b.kappa, "kappa_ci95": b.kappa_ci95}
+        except DeltaTheoryError as e:
+            out[p["pair"]] = {"kappa": None, "reason": str(e)}
+    return out
+
+
 def _fit_transfer(train: list[dict], test: list[dict], key: str) -> dict | None:
     """A least-squares line gain = a + b·x fitted on ``train`` pairs, judged on ``test``: its
     mean absolute error there, beside the error of predicting every test gain by the train
@@ -1043,8 +1073,10 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
     folder = the_run.folder
     items = Items.of(config)
     scores = score(config, items, folder, progress=progress)
-    cands = candidates(config, items, scores)
-    write_json(folder / "candidates.json", {"accuracy": scores.accuracy, "candidates": cands})
+    dropped: list[dict] = []
+    cands = candidates(config, items, scores, dropped)
+    write_json(folder / "candidates.json", {"accuracy": scores.accuracy, "candidates": cands,
+                                            "dropped": dropped})
     noise = noise_study(config, items, scores, cands, the_run, progress=progress,
                         train=not report_only)
     tcfg, seeds = _setting(config, noise["chosen_setting"])
@@ -1076,6 +1108,7 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
                "complete": len(results) == len(plan),
                "arms_finished": len(results), "arms_planned": len(plan),
                "pairs": aggregate(config, before, reg, results),
+               "kappa_validation": kappa_on_validation(config, items, scores, reg),
                "arms": [{k: v for k, v in a.items() if k != "correct_after"} for a in results],
                "predictors": PREDICTORS, "hypotheses": HYPOTHESES,
                "scoring_seconds": scores.seconds, "code_version": CODE_VERSION}
@@ -1131,6 +1164,17 @@ def markdown(s: dict) -> str:
             f"{_pts(p.get('sft_gain'), p.get('sft_gain_seed_ci95'))} | "
             f"{_pts(p.get('sft_all_minus_dpo'), p.get('sft_all_minus_dpo_ci95'))} | "
             f"{_pts(p.get('reversed_gain'), p.get('reversed_gain_seed_ci95'))} |")
+    kv = s.get("kappa_validation")
+    if kv:
+        placed = [(p["pair"], p["kappa"], kv[p["pair"]]) for p in s["pairs"] if p["pair"] in kv]
+        same = sum(1 for _, k, v in placed if v["kappa"] is not None
+                   and np.sign(v["kappa"]) == np.sign(k))
+        inside = sum(1 for _, k, v in placed if v["kappa"] is not None
+                     and v["kappa_ci95"][0] <= k <= v["kappa_ci95"][1])
+        lines += ["", f"κ re-estimated on the {s['config']['items']['validation']} validation "
+                  f"items (a split the selection never saw): same sign as the registered κ on "
+                  f"{same} of {len(placed)} pairs; the registered κ inside the validation CI on "
+                  f"{inside}."]
     if s.get("spearman"):
         lines += ["", "Spearman ρ of each predictor with the seed-averaged DPO gain [95 % CI over "
                   "pairs, seeds and items] [over pairs alone]:", "",
