@@ -18,6 +18,7 @@ FIGURES = (
     "fig5_heatmap",
     "fig6_pref_vs_sft",
     "fig8_ladder_study",
+    "fig9_separation_study",
 )
 
 

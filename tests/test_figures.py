@@ -281,6 +281,36 @@ def test_fig8_ladder_study_data_is_consistent(saved):
     assert d["settings"]["command"].startswith("deltatheory llm ladder")
 
 
+def test_fig9_separation_study_data_is_consistent(saved):
+    """The shipped separation study (partial until every arm has run): its pair records follow
+    from its own arms, and its pairs are the pre-registered ones, in the registered order."""
+    from pathlib import Path
+
+    d = saved["fig9_separation_study"]
+    reg = json.loads((Path(__file__).parents[1] / "experiments/results/separation"
+                      / "preregistration.json").read_text())
+    assert [p["pair"] for p in d["pairs"]] == [p["pair"] for p in reg["pairs"]]
+    for p, r in zip(d["pairs"], reg["pairs"], strict=True):
+        assert p["kappa"] == pytest.approx(r["kappa"], rel=1e-4)
+        assert p["group"] in ("own", "other_family", "constructed")
+    study = [a for a in d["arms"] if not a["arm"].startswith("noise.")]
+    assert d["arms_finished"] == len(study) and d["complete"] == (len(study) == d["arms_planned"])
+    for p in d["pairs"]:
+        dpo = sorted((a for a in study if a["pair"] == p["pair"] and a["kind"] == "dpo"),
+                     key=lambda a: a["seed"])
+        if not dpo:
+            assert p.get("dpo_gain") is None
+            continue
+        seeds = [a["observed_gain"] for a in dpo]
+        assert p["dpo_gain_per_seed"] == pytest.approx(seeds)
+        assert p["dpo_gain"] == pytest.approx(np.mean(seeds))
+        for a in study:
+            if a["pair"] == p["pair"] and a["kind"] in ("sft-all", "sft", "reversed"):
+                assert p[a["kind"].replace("-", "_") + "_gain"] == a["observed_gain"]
+    assert set(d["kappa_validation"]) == {p["pair"] for p in d["pairs"]}
+    assert d["settings"]["command"].startswith("deltatheory llm separation")
+
+
 # ---- layout: the panel labels "(a)", "(b)" written by label_panels must not sit on other text
 
 PANEL_LABEL = re.compile(r"^\([a-z]\)$")

@@ -925,6 +925,20 @@ def kappa_on_validation(config: SeparationConfig, items: Items, scores: Scores,
     return out
 
 
+def pair_group(families: list[str], student_family: str) -> str:
+    """A pair's transfer group: ``other_family`` when a teacher is of another model family,
+    else ``constructed`` when a teacher is constructed, else ``own`` (both of the student's).
+
+    >>> pair_group(["constructed", "gemma3-270m"], "smollm2-135m-instruct")
+    'other_family'
+    >>> pair_group(["smollm2-135m-instruct", "constructed"], "smollm2-135m-instruct")
+    'constructed'
+    """
+    if any(f not in (student_family, "constructed") for f in families):
+        return "other_family"
+    return "constructed" if "constructed" in families else "own"
+
+
 def _fit_transfer(train: list[dict], test: list[dict], key: str) -> dict | None:
     """A least-squares line gain = a + b·x fitted on ``train`` pairs, judged on ``test``: its
     mean absolute error there, beside the error of predicting every test gain by the train
@@ -1034,11 +1048,10 @@ def analyse(summary: dict) -> dict:
                             [p["dpo_gain_ci95"] for p in scored])
         for key in ("kappa", "accuracy_gap")}
     own = config["student"].split("@")[0]
-    groups = {"own": [p for p in scored if all(f == own for f in p["families"])],
-              "other_family": [p for p in scored
-                               if any(f not in (own, "constructed") for f in p["families"])],
-              "constructed": [p for p in scored if "constructed" in p["families"]
-                              and all(f in (own, "constructed") for f in p["families"])]}
+    for p in summary["pairs"]:
+        p["group"] = pair_group(p["families"], own)
+    groups = {g: [p for p in scored if p["group"] == g]
+              for g in ("own", "other_family", "constructed")}
     summary["transfer"] = {
         "groups": {"own": "both teachers of the student's family (its pruned copies and itself)",
                    "other_family": "a teacher of another model family",
@@ -1118,10 +1131,14 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
 
 
 def write_summary(summary: dict, folder: Path) -> None:
-    """``separation.json`` and ``separation.md`` in ``folder`` (each written whole)."""
+    """``separation.json``, ``separation.md`` and ``separation.png`` (figure 9) in ``folder``
+    (each written whole)."""
+    from deltatheory.figures import fig9_separation_study, render
+
     write_json(folder / "separation.json", summary)
     with atomic_path(folder / "separation.md") as tmp:
         tmp.write_text(markdown(summary))
+    render(fig9_separation_study.plot, summary, folder / "separation.png")
 
 
 def resummarise(path: str | Path) -> dict:
