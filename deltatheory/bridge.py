@@ -15,6 +15,11 @@ joint patterns, so resampling items is exactly drawing the 16 pattern counts fro
 the bootstrap costs O(B·16) whatever the number of items. ``p_improve`` is the bootstrap
 probability that κ > 0 (Condition C1: the student improves for small steps).
 
+Labels come from a table (:func:`read_predictions`: CSV or JSONL, one column per model) or from
+the per-sample logs that EleutherAI's lm-evaluation-harness writes with ``--log_samples``, one
+file per model, joined on the item id (:func:`read_lm_eval_samples`). Reading either needs the
+standard library and numpy only: neither lm_eval nor torch is imported.
+
 The mapping assumes what the theory assumes — isotropic inputs and linear classifiers. For real
 models it is a measurement model, not a fact; :mod:`llm.ladder` tests how well it predicts.
 
@@ -24,6 +29,7 @@ References: Geng et al. 2025, §6; Higham, "Computing the nearest correlation ma
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,8 +41,9 @@ from .errors import DeltaTheoryError
 from .geometry import alignment_to_accuracy
 from .stats import percentile_ci
 
-__all__ = ["ROLES", "BridgeResult", "estimate", "nearest_correlation", "read_predictions",
-           "bridge"]
+__all__ = ["ROLES", "SAMPLE_ROLES", "BridgeResult", "estimate", "nearest_correlation",
+           "read_predictions", "bridge", "parse_sample_specs", "read_lm_eval_samples",
+           "bridge_lm_eval"]
 
 ROLES = ("truth", "student", "chosen", "rejected")
 MIN_ITEMS = 30
@@ -295,3 +302,245 @@ def bridge(path: str | Path, *, truth: str = "truth", student: str = "student",
     y = read_predictions(path, truth=truth, student=student, chosen=chosen, rejected=rejected,
                          correctness=correctness)
     return estimate(y, bootstrap=bootstrap, seed=seed)
+
+
+# ---------------------------------------------------------------- lm-evaluation-harness samples
+#: roles a sample file can stand for (``ROLE=PATH``); the truth is optional
+SAMPLE_ROLES = ("student", "chosen", "rejected", "truth")
+# samples_TASK_DATE.jsonl (lm-eval's EvaluationTracker) or samples_TASK.jsonl (`llm eval`)
+_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+?)(?:_\d{4}-\d{2}-\d{2}T[0-9.\-:]+)?\.jsonl$")
+
+
+def parse_sample_specs(specs) -> dict[str, Path]:
+    """``["student=PATH", …]`` as {role: path}: student, chosen and rejected, optionally truth.
+
+    >>> sorted(parse_sample_specs(["student=a.jsonl", "chosen=b.jsonl", "rejected=c.jsonl"]))
+    ['chosen', 'rejected', 'student']
+    """
+    out: dict[str, Path] = {}
+    for spec in specs or ():
+        role, sep, path = str(spec).partition("=")
+        role = role.strip()
+        if not sep or not path.strip():
+            raise DeltaTheoryError(f"--lm-eval-samples {spec!r} must be ROLE=PATH, ROLE one of "
+                                   f"{', '.join(SAMPLE_ROLES)}")
+        if role not in SAMPLE_ROLES:
+            raise DeltaTheoryError(f"--lm-eval-samples {spec!r}: role {role!r} is not one of "
+                                   f"{', '.join(SAMPLE_ROLES)}")
+        if role in out:
+            raise DeltaTheoryError(f"--lm-eval-samples names the {role} twice")
+        out[role] = Path(path.strip())
+    missing = [r for r in SAMPLE_ROLES[:3] if r not in out]
+    if missing:
+        raise DeltaTheoryError(f"--lm-eval-samples needs the {' and the '.join(missing)} "
+                               "(ROLE=PATH, one per model)")
+    return out
+
+
+def _task_from_name(path: Path) -> str | None:
+    """The task an lm-eval samples file is named after, if its name says so.
+
+    >>> _task_from_name(Path("out/samples_gsm8k_2026-12-05T10-11-12.123456.jsonl"))
+    'gsm8k'
+    >>> _task_from_name(Path("samples_addition-choice.jsonl")), _task_from_name(Path("x.jsonl"))
+    ('addition-choice', None)
+    """
+    m = _SAMPLES_NAME.match(path.name)
+    return m["task"] if m else None
+
+
+def _zero_one(value) -> int | None:
+    """0 or 1 for a right/wrong value (bool, 0/1 as int or float), else None."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    return None
+
+
+def _read_samples(path: Path, role: str, metric: str, filter_: str | None) -> tuple[dict, str]:
+    """{doc_id: sample} of one lm-eval samples file, for one filter; and that filter's name."""
+    if not path.is_file():
+        raise DeltaTheoryError(f"the {role}'s samples file {str(path)!r} does not exist")
+    by_filter: dict[str, list] = {}
+    for ln, obj in read_jsonl(path):
+        if "doc_id" not in obj:
+            raise DeltaTheoryError(f"{path}:{ln} has no doc_id: not a per-sample log of "
+                                   "lm-eval (--log_samples)")
+        by_filter.setdefault(str(obj.get("filter", "none")), []).append((ln, obj))
+    if filter_ is None:
+        if len(by_filter) > 1:
+            raise DeltaTheoryError(f"{path} logs several filters ({', '.join(by_filter)}): "
+                                   "choose one with --filter")
+        filter_ = next(iter(by_filter))
+    elif filter_ not in by_filter:
+        raise DeltaTheoryError(f"{path} has no filter {filter_!r} (it logs: "
+                               f"{', '.join(by_filter)})")
+    out = {}
+    for ln, obj in by_filter[filter_]:
+        doc_id = obj["doc_id"]
+        if doc_id in out:
+            raise DeltaTheoryError(f"{path}:{ln}: doc_id {doc_id!r} appears twice for filter "
+                                   f"{filter_!r}")
+        if metric not in obj:
+            logged = obj.get("metrics") or [k for k, v in obj.items() if _zero_one(v) is not None
+                                            and k != "doc_id"]
+            raise DeltaTheoryError(f"{path}:{ln} has no metric {metric!r} (it logs: "
+                                   f"{', '.join(map(str, logged)) or 'none'}): choose one with "
+                                   "--metric")
+        if _zero_one(obj[metric]) is None:
+            raise DeltaTheoryError(f"{path}:{ln}: metric {metric!r} is {obj[metric]!r}, not 0 "
+                                   "or 1: the bridge needs a right/wrong metric per item (acc, "
+                                   "exact_match, …)")
+        out[doc_id] = obj
+    return out, filter_
+
+
+def _item(sample: dict):
+    """What identifies an item across models: its document without the model's own rendering
+    (``rendered_*`` fields, see :mod:`deltatheory.llm.harness_tasks`), else its hash."""
+    doc = sample.get("doc")
+    if isinstance(doc, dict):
+        return ("doc", {k: v for k, v in doc.items() if not str(k).startswith("rendered_")})
+    if "doc_hash" in sample:
+        return ("doc_hash", sample["doc_hash"])
+    return None
+
+
+def _binary_truth(samples: dict, ids: list, path: Path) -> np.ndarray:
+    """Per item, 1 when the target is the task's first answer: for a multiple-choice task with
+    two choices, the first choice (the project's convention: 1 = the first candidate); for a
+    task with one request per item, the first of its two distinct target values in sorted
+    order. Raises when the targets are not binary."""
+    first = samples[ids[0]]
+    n_choices = len(first.get("arguments") or ())
+    if n_choices >= 2:
+        out = np.empty(len(ids), dtype=np.int8)
+        for i, d in enumerate(ids):
+            s = samples[d]
+            k, t = len(s.get("arguments") or ()), str(s.get("target")).strip()
+            if k != 2 or t not in ("0", "1"):
+                raise DeltaTheoryError(
+                    f"{path}: doc_id {d!r} has {k} choices and target {t!r}: a truth from the "
+                    "target (--truth-from-target, truth=PATH) needs binary targets (two choices); "
+                    "give three files for correctness instead")
+            out[i] = 1 if t == "0" else 0
+        return out
+    targets = [str(samples[d].get("target")) for d in ids]
+    values = sorted(set(targets))
+    if len(values) != 2:
+        shown = ", ".join(repr(v) for v in values[:3]) + (", …" if len(values) > 3 else "")
+        raise DeltaTheoryError(
+            f"{path}: the targets take {len(values)} distinct values ({shown}): a truth from the "
+            "target (--truth-from-target, truth=PATH) needs binary targets; give three files for "
+            "correctness instead")
+    return np.array([t == values[0] for t in targets], dtype=np.int8)
+
+
+def read_lm_eval_samples(samples, *, metric: str = "acc", filter: str | None = None,
+                         truth_from_target: bool = False) -> tuple[np.ndarray, dict]:
+    """Binary labels ``(n_items, 4)`` (truth, student, chosen, rejected) from lm-eval logs.
+
+    ``samples``: {role: path} (see :func:`parse_sample_specs`), each a per-sample file written by
+    lm-eval's ``--log_samples`` (``samples_TASK_DATE.jsonl``) or by ``deltatheory llm eval
+    --harness lm-eval`` (``samples_TASK.jsonl``, the same format): one JSON line per item with
+    its ``doc_id``, ``target`` and each metric as a top-level key. Items are joined on
+    ``doc_id``; ``metric`` must be 0/1 on every item (right/wrong: ``acc``, ``exact_match``, …);
+    ``filter`` picks one of lm-eval's filters where a file logs several (GSM8K's
+    ``strict-match`` and ``flexible-extract``).
+
+    Three readings, by what stands for the truth:
+
+    * none (student, chosen and rejected only): the metric is each model's right/wrong, read as
+      :func:`read_predictions` reads ``correctness=True`` (truth column 1).
+    * ``truth_from_target=True``: the task's own target, for a task with binary targets (two
+      choices, or two distinct target values); each model's label is the answer it gave
+      (the target when right, the other answer when wrong). The numbers are those of the
+      correctness reading: on a binary task a model disagrees with the truth exactly when wrong.
+    * a ``truth`` file: a fourth model's answers (derived the same way) stand for the truth, on
+      a task with binary targets.
+
+    Refused, in one line: a file that is missing, not a sample log, or without the metric; a
+    metric that is not 0/1; items missing from a model; files of different tasks (named after
+    different tasks, or an item whose target or document differs between files).
+
+    Returns the labels and what was read: task, metric, filter, truth, files.
+    """
+    paths = {r: Path(p) for r, p in dict(samples).items()}
+    for r in paths:
+        if r not in SAMPLE_ROLES:
+            raise DeltaTheoryError(f"role {r!r} is not one of {', '.join(SAMPLE_ROLES)}")
+    for r in SAMPLE_ROLES[:3]:
+        if r not in paths:
+            raise DeltaTheoryError(f"lm-eval samples for the {r} are missing")
+    if truth_from_target and "truth" in paths:
+        raise DeltaTheoryError("give either a truth file (truth=PATH) or --truth-from-target, "
+                               "not both")
+    roles = [r for r in SAMPLE_ROLES if r in paths]
+    named = [(r, t) for r in roles if (t := _task_from_name(paths[r])) is not None]
+    for r, t in named[1:]:
+        if t != named[0][1]:
+            raise DeltaTheoryError(f"the sample files are from different tasks: the "
+                                   f"{named[0][0]}'s is {named[0][1]!r}, the {r}'s {t!r} (from "
+                                   "their file names)")
+    read, filters = {}, {}
+    for r in roles:
+        read[r], filters[r] = _read_samples(paths[r], r, metric, filter)
+    if len(set(filters.values())) > 1:
+        raise DeltaTheoryError("the sample files log different filters ("
+                               + ", ".join(f"{r}: {f}" for r, f in filters.items())
+                               + "): choose one with --filter")
+    base = read["student"]
+    for r in roles[1:]:
+        only_base = sorted(set(base) - set(read[r]), key=str)
+        only_r = sorted(set(read[r]) - set(base), key=str)
+        if only_base or only_r:
+            d, have, lack = ((only_base[0], "student", r) if only_base else
+                             (only_r[0], r, "student"))
+            raise DeltaTheoryError(
+                f"doc_id {d!r} is in the {have}'s samples but not in the {lack}'s "
+                f"({len(only_base) + len(only_r)} items differ): every model must be evaluated "
+                "on the same items")
+    ids = sorted(base, key=lambda d: (isinstance(d, str), d))
+    for r in roles[1:]:
+        for d in ids:
+            a, b = base[d], read[r][d]
+            if str(a.get("target")) != str(b.get("target")):
+                raise DeltaTheoryError(
+                    f"doc_id {d!r} has target {str(a.get('target'))!r} in the student's samples "
+                    f"and {str(b.get('target'))!r} in the {r}'s: files from different tasks")
+            ia, ib = _item(a), _item(b)
+            if ia is not None and ib is not None and ia[0] == ib[0] and ia != ib:
+                raise DeltaTheoryError(
+                    f"doc_id {d!r} is a different item in the student's samples and the {r}'s "
+                    f"(its {'document' if ia[0] == 'doc' else 'doc_hash'} differs): files from "
+                    "different tasks")
+    right = {r: np.array([_zero_one(read[r][d][metric]) for d in ids], dtype=np.int8)
+             for r in roles}
+    labels = np.ones((len(ids), 4), dtype=np.int8)
+    if truth_from_target or "truth" in paths:
+        truth = _binary_truth(base, ids, paths["student"])
+        for m, r in enumerate(ROLES):
+            if r in right:  # the answer given: the target when right, the other one when wrong
+                labels[:, m] = np.where(right[r] == 1, truth, 1 - truth)
+        if truth_from_target:
+            labels[:, 0] = truth
+        reading = "target" if truth_from_target else "model"
+    else:
+        for m, r in enumerate(ROLES[1:], 1):
+            labels[:, m] = right[r]
+        reading = "correctness"
+    info = {"task": named[0][1] if named else None, "metric": metric,
+            "filter": filters["student"], "truth": reading, "n_items": len(ids),
+            "files": {r: str(paths[r]) for r in roles}}
+    return labels, info
+
+
+def bridge_lm_eval(samples, *, metric: str = "acc", filter: str | None = None,
+                   truth_from_target: bool = False, bootstrap: int = 2000,
+                   seed: int = 0) -> tuple[BridgeResult, dict]:
+    """:func:`read_lm_eval_samples` then :func:`estimate`; returns the result and what was
+    read."""
+    y, info = read_lm_eval_samples(samples, metric=metric, filter=filter,
+                                   truth_from_target=truth_from_target)
+    return estimate(y, bootstrap=bootstrap, seed=seed), info

@@ -364,11 +364,16 @@ def check_all_cmd(quick: Quick = False, seed: Seed = 0,
              "geometry.\n\nDisagreement rates on shared binary items give the angles between the "
              "four models (under Gaussian inputs, angle = pi x disagreement), hence the alphas, "
              "kappa = signal - noise, lambda* and the predicted best accuracy, with bootstrap "
-             "95 % CIs and P[kappa > 0].")
+             "95 % CIs and P(kappa > 0).\n\nThe labels come from a table (--predictions) or "
+             "from lm-evaluation-harness per-sample logs (--log_samples), one file per model "
+             "(--lm-eval-samples student=PATH chosen=PATH rejected=PATH), joined on doc_id: "
+             "with three files the metric is each model's right/wrong (as --correctness); "
+             "--truth-from-target or a fourth file (truth=PATH) gives a truth on a task with "
+             "binary targets.")
 def bridge_cmd(
-        predictions: Annotated[Path, typer.Option(
+        predictions: Annotated[Path | None, typer.Option(
             "--predictions", help="CSV or JSONL, one row per binary item: the truth's and each "
-            "model's label (0/1, -1/+1, true/false, yes/no).")],
+            "model's label (0/1, -1/+1, true/false, yes/no).")] = None,
         truth: Annotated[str, typer.Option(help="Column of the true labels.")] = "truth",
         student: Annotated[str, typer.Option(help="Column of the student's labels.")] = "student",
         chosen: Annotated[str, typer.Option(help="Column of the chosen teacher's labels.")]
@@ -379,9 +384,34 @@ def bridge_cmd(
         correctness: Annotated[bool, typer.Option(
             "--correctness", help="The model columns say whether each model was right on the "
             "item (a generative verifiable task); no truth column is read.")] = False,
+        lm_eval_samples: Annotated[list[str] | None, typer.Option(
+            "--lm-eval-samples", metavar="ROLE=PATH",
+            help="An lm-eval per-sample log (samples_TASK*.jsonl) and the model it is: student, "
+            "chosen, rejected (all three needed) or truth. Repeat for each model.")] = None,
+        metric: Annotated[str | None, typer.Option(
+            "--metric", help="With --lm-eval-samples: the per-item 0/1 metric to read "
+            "(default acc; exact_match for generation tasks).")] = None,
+        filter_: Annotated[str | None, typer.Option(
+            "--filter", help="With --lm-eval-samples: the lm-eval filter to read where a file "
+            "logs several (e.g. GSM8K's strict-match).")] = None,
+        truth_from_target: Annotated[bool, typer.Option(
+            "--truth-from-target", help="With --lm-eval-samples: the truth is the task's "
+            "target (binary targets: two choices); each model's label is the answer it "
+            "gave.")] = False,
         seed: Seed = 0, as_json: Json = False):
     from .bridge import bridge
 
+    if lm_eval_samples:
+        return _bridge_lm_eval(predictions, (truth, student, chosen, rejected), correctness,
+                               lm_eval_samples, metric, filter_, truth_from_target, bootstrap,
+                               seed, as_json)
+    if predictions is None:
+        fail("give --predictions FILE, or --lm-eval-samples ROLE=PATH for student, chosen and "
+             "rejected")
+    for given, name in ((metric, "--metric"), (filter_, "--filter"),
+                        (truth_from_target or None, "--truth-from-target")):
+        if given is not None:
+            fail(f"{name} reads lm-eval sample logs: it goes with --lm-eval-samples")
     try:
         r = bridge(predictions, truth=truth, student=student, chosen=chosen, rejected=rejected,
                    bootstrap=bootstrap, seed=seed, correctness=correctness)
@@ -391,6 +421,68 @@ def bridge_cmd(
                "columns": {"truth": None if correctness else truth, "student": student,
                            "chosen": chosen, "rejected": rejected}, **r.to_dict()}
     emit(payload, as_json, lambda p: sys.stdout.write(r.summary() + "\n"))
+
+
+def _bridge_lm_eval(predictions, columns, correctness, specs, metric, filter_, truth_from_target,
+                    bootstrap, seed, as_json):
+    """``bridge --lm-eval-samples``: lm-eval per-sample logs in, the same result out."""
+    from .bridge import bridge_lm_eval, parse_sample_specs
+
+    if predictions is not None:
+        fail("give --predictions or --lm-eval-samples, not both")
+    if columns != ("truth", "student", "chosen", "rejected"):
+        fail("--truth/--student/--chosen/--rejected name columns of --predictions; with "
+             "--lm-eval-samples give ROLE=PATH, one file per model")
+    try:
+        paths = parse_sample_specs(specs)
+        if correctness and (truth_from_target or "truth" in paths):
+            raise DeltaTheoryError("--correctness reads no truth: drop "
+                                   + ("--truth-from-target" if truth_from_target else
+                                      "truth=PATH") + ", or --correctness")
+        r, info = bridge_lm_eval(paths, metric=metric or "acc", filter=filter_,
+                                 truth_from_target=truth_from_target, bootstrap=bootstrap,
+                                 seed=seed)
+    except DeltaTheoryError as e:
+        fail(str(e))
+    payload = {"lm_eval_samples": info["files"], "task": info["task"], "metric": info["metric"],
+               "filter": info["filter"], "truth": info["truth"],
+               "correctness": info["truth"] == "correctness", **r.to_dict()}
+    truth = {"correctness": "none (each model's right/wrong, as --correctness)",
+             "target": "the task's target", "model": f"the answers in {info['files'].get('truth')}"
+             }[info["truth"]]
+    head = (f"lm-eval samples: task {info['task'] or '(not in the file names)'}, metric "
+            f"{info['metric']} (filter {info['filter']}), {info['n_items']} items joined on "
+            f"doc_id; truth: {truth}")
+    emit(payload, as_json, lambda p: sys.stdout.write(head + "\n" + r.summary() + "\n"))
+
+
+@app.command("docs", help="Build the documentation site (MkDocs, strict: a warning, a failing "
+             "notebook or a broken link fails it) into site/, or serve it with live reload. "
+             "Needs the docs extra and a clone of the repository.")
+def docs_cmd(
+        serve: Annotated[bool, typer.Option("--serve", help="Serve the site with live reload "
+                                            "instead of writing it.")] = False,
+        site_dir: Annotated[Path, typer.Option("--out", help="Folder for the built site.")]
+        = Path("site"),
+        full: Annotated[bool, typer.Option("--full", help="Notebooks and figures at classroom "
+                                           "and publication settings (minutes more).")] = False,
+        dev_addr: Annotated[str, typer.Option("--dev-addr", help="Address to serve at.")]
+        = "127.0.0.1:8000",
+        as_json: Json = False):
+    from . import docs
+
+    try:
+        if serve:
+            raise typer.Exit(docs.serve(dev_addr=dev_addr, full=full))
+        out_dir = site_dir.resolve()
+        seconds = docs.build(out_dir, full=full)
+        problems = docs.check_site(out_dir)
+    except DeltaTheoryError as e:
+        fail(str(e))
+    if problems:
+        fail(f"the built site has {len(problems)} broken internal link(s), e.g. {problems[0]}")
+    emit({"site": str(out_dir), "seconds": round(seconds, 1), "full": full}, as_json,
+         lambda p: out.print(f"site built in {p['seconds']:.0f} s: {p['site']}/index.html"))
 
 
 def _missing(name: str, why: str):

@@ -9,6 +9,7 @@ the one source of defaults. Every argument is checked before any file is touched
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from deltatheory.errors import DeltaTheoryError
 
 from .choice import choice_answers
 from .generate import GenerationConfig
+from .harness import HarnessConfig
 from .train import METHODS, TrainConfig
 
 app = typer.Typer(no_args_is_help=True, help="Delta-learning DPO on real language models: "
@@ -29,6 +31,7 @@ app = typer.Typer(no_args_is_help=True, help="Delta-learning DPO on real languag
 
 _T = TrainConfig()
 _G = GenerationConfig()
+_H = {f.name: f.default for f in dataclasses.fields(HarnessConfig)}  # lm-eval's defaults
 _CHOICE_BATCH = choice_answers.__kwdefaults__["batch_size"]  # what the studies score with
 
 
@@ -257,24 +260,61 @@ def train_cmd(pairs: Annotated[Path, typer.Option(help="Pairs dataset folder (fr
 @app.command("eval", help="Task metric on held-out prompts with a bootstrap 95 % CI. A choice "
              "task (arithmetic-choice, addition-choice) is scored as every study scores it: "
              "the model's answer is the candidate it gives the higher log-probability, and "
-             "nothing is generated.")
-def eval_cmd(model: Model, task: Task = "bold-sections", n: int = 32,
+             "nothing is generated.\n\nWith --harness lm-eval the model is evaluated through "
+             "EleutherAI's lm-evaluation-harness instead (the harness extra), on --tasks: the "
+             "project's own tasks (addition-choice as multiple choice, arithmetic as "
+             "generation, written as local lm-eval tasks: offline) or lm-eval's. OUT receives "
+             "eval.json, lm-eval/results.json and lm-eval/samples_TASK.jsonl (lm-eval's "
+             "--log_samples format, which deltatheory bridge --lm-eval-samples reads).")
+def eval_cmd(model: Model, task: Annotated[str | None, typer.Option(
+                 help="bold-sections (default), arithmetic, arithmetic-choice, addition-choice "
+                      "or jsonl:PATH (the project's harness).")] = None,
+             n: Annotated[int | None, typer.Option(
+                 help="Held-out items (default 32). With --harness lm-eval: the items written "
+                      "for a project task (default 32), lm-eval's limit for its own tasks "
+                      "(default all).")] = None,
              max_new_tokens: Annotated[int | None, typer.Option(
                  help=f"Generation only (default {_G.max_new_tokens}); refused for a choice "
                       "task, which generates nothing.")] = None,
              batch_size: Annotated[int | None, typer.Option(
                  help=f"Prompts per batch (default {_G.batch_size} when generating, "
-                      f"{_CHOICE_BATCH} when scoring a choice task, as the studies do).")]
+                      f"{_CHOICE_BATCH} when scoring a choice task, as the studies do; "
+                      f"{_H['batch_size']} sequences for lm-eval).")] = None,
+             dtype: Annotated[str, typer.Option(help="fp32 or bf16: the dtype the model is "
+                                                "loaded and run in.")] = _G.dtype,
+             harness: Annotated[str, typer.Option(
+                 help="project (the project's scorer) or lm-eval.")] = "project",
+             tasks: Annotated[str | None, typer.Option(
+                 help="With --harness lm-eval: NAME[,NAME], project tasks (addition-choice, "
+                      "arithmetic, the other choice tasks, arithmetic-multiturn) or lm-eval "
+                      "tasks.")] = None,
+             include_path: Annotated[list[Path] | None, typer.Option(
+                 metavar="DIR",
+                 help="With --harness lm-eval: a folder of lm-eval task YAMLs (repeatable).")]
              = None,
+             device: Annotated[str, typer.Option(
+                 help="With --harness lm-eval: auto (CUDA if torch sees a GPU), cpu, cuda[:N]."
+                 )] = _H["device"],
              seed: int = 0, bootstrap: int = 2000,
              out: Path = Path("results/llm-eval"), as_json: Json = False):
     _ready()
+    if harness not in ("project", "lm-eval"):
+        fail(f"--harness {harness!r} is not one of project, lm-eval")
+    if harness == "lm-eval":
+        return _eval_lm_eval(model, task, n, max_new_tokens, batch_size, dtype, tasks,
+                             include_path, device, seed, bootstrap, out, as_json)
+    for given, name in ((tasks, "--tasks"), (include_path, "--include-path"),
+                        (device != _H["device"] or None, "--device")):
+        if given:
+            fail(f"{name} is for --harness lm-eval; the project's harness takes --task")
     from deltatheory._io import ensure_writable, write_json
     from deltatheory.stats import bootstrap_ci
 
     from .models import parse_spec
     from .tasks import get_task
 
+    task = task or "bold-sections"
+    n = 32 if n is None else n
     try:
         parse_spec(model)
         _count("--n", n)
@@ -288,14 +328,17 @@ def eval_cmd(model: Model, task: Task = "bold-sections", n: int = 32,
                                        "and generates nothing")
             batch = _CHOICE_BATCH if batch_size is None else batch_size
             _count("--batch-size", batch)
+            from .models import normalize_dtype
+
+            dtype = normalize_dtype(dtype)
         else:
             gen = _gen(_G.max_new_tokens if max_new_tokens is None else max_new_tokens,
-                       _G.batch_size if batch_size is None else batch_size)
+                       _G.batch_size if batch_size is None else batch_size, dtype=dtype)
         rows = t.prompts("test", n, seed)
         ensure_writable(out)
         if t.choice:  # the studies' path (studies/experiment.py), so the numbers agree
             scoring = "log-prob choice"
-            ans = choice_answers(model, rows, out, dtype=_G.dtype, batch_size=batch)
+            ans = choice_answers(model, rows, out, dtype=dtype, batch_size=batch)
         else:
             from .generate import generate
 
@@ -310,6 +353,46 @@ def eval_cmd(model: Model, task: Task = "bold-sections", n: int = 32,
     ci = payload["ci95"]
     _say(payload, as_json, f"{model} on {task} (n={n}, {scoring}): {payload['mean']:.3f}"
          + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+
+
+def _eval_lm_eval(model, task, n, max_new_tokens, batch_size, dtype, tasks, include_path,
+                  device, seed, bootstrap, out, as_json):
+    """``llm eval --harness lm-eval``: every argument checked before anything is loaded or
+    written, then :func:`deltatheory.llm.harness.evaluate`."""
+    from .harness import HarnessConfig, evaluate, parse_tasks, require_lm_eval
+    from .models import parse_spec
+
+    try:
+        if task is not None:
+            raise DeltaTheoryError(f"--task {task!r} is the project harness's; with --harness "
+                                   "lm-eval name the tasks with --tasks NAME[,NAME]")
+        if tasks is None:
+            raise DeltaTheoryError("--harness lm-eval needs --tasks NAME[,NAME] (e.g. "
+                                   "addition-choice,arithmetic)")
+        parse_spec(model)
+        cfg = HarnessConfig(tasks=parse_tasks(tasks), n=n, seed=seed, dtype=dtype,
+                            batch_size=_H["batch_size"] if batch_size is None else batch_size,
+                            max_new_tokens=(_G.max_new_tokens if max_new_tokens is None
+                                            else max_new_tokens),
+                            bootstrap=bootstrap, device=device,
+                            include_path=tuple(include_path or ()))
+        require_lm_eval()
+        with _quiet_stdout():
+            payload = evaluate(model, out, cfg)
+    except DeltaTheoryError as e:
+        fail(str(e))
+    lines = []
+    for name, info in payload["tasks"].items():
+        parts = []
+        for key, m in info["metrics"].items():
+            metric, _, filt = key.partition(",")
+            ci = m["ci95"]
+            parts.append(f"{metric}{'' if filt in ('', 'none') else f' ({filt})'} "
+                         f"{m['mean']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+        lines.append(f"{model} on {name} (n={info['n']}, lm-eval {info['output_type']}): "
+                     + "; ".join(parts) + f"\n  samples: {info['samples']}")
+    _say(payload, as_json, "\n".join(lines) + f"\nlm-eval {payload['lm_eval_version']}, "
+         f"{payload['lm_eval_seconds']:.0f} s; written to {out}/eval.json")
 
 
 def _run_study(module, config, quick: bool, out, text, **kw):

@@ -11,8 +11,10 @@ import deltatheory as dt
 from deltatheory.bridge import (
     MIN_ITEMS,
     bridge,
+    bridge_lm_eval,
     estimate,
     nearest_correlation,
+    read_lm_eval_samples,
     read_predictions,
 )
 from deltatheory.cli import app
@@ -297,3 +299,286 @@ def test_correctness_columns_give_the_binary_result(tmp_path, g):
     # without --correctness the same file lacks a truth column: a clear one-line error
     r = runner.invoke(app, ["bridge", "--predictions", str(tmp_path / "c.csv")])
     assert r.exit_code == 2 and "column 'truth'" in r.stderr
+
+
+# ---------------------------------------------------------------- lm-evaluation-harness samples
+def sample_lines(right, targets, *, metric="acc", filter="none", n_choices=2, docs=None,
+                 ids=None):
+    """Lines as lm-eval's --log_samples writes them (a multiple-choice task unless
+    n_choices=1): doc_id, doc, target, arguments (one request per choice), filter, the
+    metric names, the hashes, and the metric as a top-level key."""
+    ids = range(len(right)) if ids is None else ids
+    out = []
+    for i, ok, t in zip(ids, right, targets, strict=True):
+        doc = (docs or {}).get(i, {"id": f"test-{i}", "question": f"What is {i} + 1?"})
+        out.append({"doc_id": i, "doc": doc, "target": str(t),
+                    "arguments": {f"gen_args_{k}": {"arg_0": "Q", "arg_1": f" choice {k}"}
+                                  for k in range(n_choices)},
+                    "resps": [[["-1.0", "False"]]] * n_choices, "filtered_resps": [],
+                    "filter": filter, "metrics": [metric], "doc_hash": f"h{i}",
+                    "prompt_hash": "p", "target_hash": "t", metric: float(ok)})
+    return out
+
+
+def write_samples(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+def model_files(tmp_path, y, task="addition-choice", **kw):
+    """student, chosen and rejected sample files of a binary multiple-choice task whose truth
+    is ``y[:, 0]`` (target 0, the first choice, where the truth label is 1) and whose models
+    answered ``y[:, 1:]``; each file's lines in another order (the join is on doc_id)."""
+    targets = np.where(y[:, 0] == 1, 0, 1)
+    rng = np.random.default_rng(0)
+    paths = {}
+    for m, role in enumerate(("student", "chosen", "rejected"), 1):
+        lines = sample_lines(y[:, m] == y[:, 0], targets, **kw)
+        lines = [lines[i] for i in rng.permutation(len(lines))]
+        paths[role] = write_samples(tmp_path / role / f"samples_{task}_2026-12-05T10-11-12.5.jsonl",
+                                    lines)
+    return paths
+
+
+def sample_args(paths):
+    return [a for role, p in paths.items() for a in ("--lm-eval-samples", f"{role}={p}")]
+
+
+@pytest.mark.parametrize("g", CONFIGS[:3])
+def test_lm_eval_samples_give_the_labels_and_the_result_of_a_table(tmp_path, g):
+    """Three sample files (each model's acc per item) give the correctness reading; the truth
+    from the target gives back the models' binary answers themselves; both are the numbers
+    of the same labels read from a table."""
+    y = simulate_labels(g, 1500, np.random.default_rng(11))
+    paths = model_files(tmp_path, y)
+    table = bridge(write_csv(tmp_path / "y.csv", y), bootstrap=300, seed=2)
+    labels, info = read_lm_eval_samples(paths, truth_from_target=True)
+    np.testing.assert_array_equal(labels, y)
+    assert info["task"] == "addition-choice" and info["truth"] == "target"
+    assert info["n_items"] == len(y) and info["filter"] == "none"
+    right, info = read_lm_eval_samples(paths)
+    assert info["truth"] == "correctness"
+    np.testing.assert_array_equal(right[:, 0], 1)
+    np.testing.assert_array_equal(right[:, 1:], (y[:, 1:] == y[:, :1]).astype(int))
+    for truth_from_target in (False, True):
+        r, _ = bridge_lm_eval(paths, truth_from_target=truth_from_target, bootstrap=300, seed=2)
+        assert r.to_dict() == table.to_dict()
+
+
+def test_a_fourth_model_as_the_truth(tmp_path):
+    """truth=PATH: a fourth model's answers (target when right, the other choice when wrong)
+    stand for the truth, whatever the task's own targets are."""
+    rng = np.random.default_rng(5)
+    y = simulate_labels(CONFIGS[0], 800, rng)          # truth model, student, chosen, rejected
+    target_label = rng.integers(0, 2, len(y))          # the task's own truth: unrelated
+    targets = np.where(target_label == 1, 0, 1)
+    paths = {}
+    for m, role in enumerate(("truth", "student", "chosen", "rejected")):
+        paths[role] = write_samples(tmp_path / f"{role}.jsonl",
+                                    sample_lines(y[:, m] == target_label, targets))
+    labels, info = read_lm_eval_samples(paths)
+    np.testing.assert_array_equal(labels, y)
+    assert info["truth"] == "model" and info["task"] is None  # file names say nothing
+    r, _ = bridge_lm_eval(paths, bootstrap=300)
+    assert r.to_dict() == estimate(y, bootstrap=300).to_dict()
+
+
+def test_cli_reads_lm_eval_samples(tmp_path):
+    y = simulate_labels(CONFIGS[0], 600, np.random.default_rng(8))
+    paths = model_files(tmp_path, y)
+    res = runner.invoke(app, ["bridge", *sample_args(paths), "--truth-from-target", "--json",
+                              "--bootstrap", "300"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["task"] == "addition-choice" and d["metric"] == "acc" and d["truth"] == "target"
+    assert d["lm_eval_samples"] == {r: str(p) for r, p in paths.items()}
+    assert d["kappa"] == pytest.approx(estimate(y, bootstrap=300).kappa)
+    text = runner.invoke(app, ["bridge", *sample_args(paths), "--bootstrap", "300"])
+    assert text.exit_code == 0, text.output
+    assert "task addition-choice, metric acc" in text.stdout and "P[kappa > 0]" in text.stdout
+    assert "as --correctness" in text.stdout
+    # --correctness is what three files mean: accepted, and the same numbers
+    same = runner.invoke(app, ["bridge", *sample_args(paths), "--correctness", "--json",
+                               "--bootstrap", "300"])
+    assert json.loads(same.stdout)["kappa"] == d["kappa"]
+
+
+def test_a_generation_metric_with_several_filters(tmp_path):
+    """GSM8K-style logs: exact_match under two filters, one line per (item, filter); --filter
+    picks one, and without it the choice is refused."""
+    rng = np.random.default_rng(9)
+    y = simulate_labels(CONFIGS[0], 300, rng)
+    loose = (y[:, 1:] == y[:, :1]) | (rng.random((len(y), 3)) < 0.3)   # flexible: more right
+    paths = {}
+    for m, role in enumerate(("student", "chosen", "rejected")):
+        strict = sample_lines(y[:, m + 1] == y[:, 0], [f"{i * 7}" for i in range(len(y))],
+                              metric="exact_match", filter="strict-match", n_choices=1)
+        flex = sample_lines(loose[:, m], [f"{i * 7}" for i in range(len(y))],
+                            metric="exact_match", filter="flexible-extract", n_choices=1)
+        paths[role] = write_samples(tmp_path / f"samples_gsm8k_{role}.jsonl", strict + flex)
+    # the file names here do not parse as one task ("gsm8k_student", …): use plain names
+    for role, p in list(paths.items()):
+        paths[role] = p.rename(tmp_path / f"{role}.jsonl")
+    a, info = read_lm_eval_samples(paths, metric="exact_match", filter="strict-match")
+    np.testing.assert_array_equal(a[:, 1:], (y[:, 1:] == y[:, :1]).astype(int))
+    b, _ = read_lm_eval_samples(paths, metric="exact_match", filter="flexible-extract")
+    np.testing.assert_array_equal(b[:, 1:], loose.astype(int))
+    assert info["filter"] == "strict-match"
+    res = runner.invoke(app, ["bridge", *sample_args(paths), "--metric", "exact_match",
+                              "--filter", "strict-match", "--json", "--bootstrap", "200"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["kappa"] == pytest.approx(estimate(y, bootstrap=200).kappa)
+
+
+def test_rendered_fields_are_not_compared(tmp_path):
+    """The project's lm-eval documents carry each model's own rendering of the item (its chat
+    template) in rendered_* fields: models with other templates still join; any other
+    difference in the document is refused."""
+    y = simulate_labels(CONFIGS[0], 200, np.random.default_rng(2))
+    targets = np.where(y[:, 0] == 1, 0, 1)
+    paths = {}
+    for m, role in enumerate(("student", "chosen", "rejected"), 1):
+        docs = {i: {"id": f"test-{i}", "rendered_context": f"<{role}> What is {i} + 1?"}
+                for i in range(len(y))}
+        lines = sample_lines(y[:, m] == y[:, 0], targets, docs=docs)
+        for x in lines:
+            x["doc_hash"] = f"{role}-{x['doc_id']}"  # lm-eval's hash covers the rendering
+        paths[role] = write_samples(tmp_path / f"{role}.jsonl", lines)
+    labels, _ = read_lm_eval_samples(paths, truth_from_target=True)
+    np.testing.assert_array_equal(labels, y)
+    lines = [json.loads(x) for x in paths["chosen"].read_text().splitlines()]
+    lines[7]["doc"]["id"] = "train-7"
+    write_samples(paths["chosen"], lines)
+    with pytest.raises(DeltaTheoryError, match="doc_id 7 is a different item"):
+        read_lm_eval_samples(paths)
+
+
+def _bad_samples(tmp_path, case):
+    """(CLI arguments, expected message) for a broken set of sample files."""
+    y = simulate_labels(CONFIGS[0], 200, np.random.default_rng(3))
+    paths = model_files(tmp_path, y)
+    extra = []
+
+    def edit(role, fn):
+        lines = [json.loads(x) for x in paths[role].read_text().splitlines()]
+        write_samples(paths[role], fn(lines))
+
+    if case == "missing-items":
+        edit("chosen", lambda ls: [x for x in ls if x["doc_id"] not in (3, 50)])
+        return paths, extra, "doc_id 3 is in the student's samples but not in the chosen's (2 "
+    if case == "extra-items":
+        edit("rejected", lambda ls: ls + [{**ls[0], "doc_id": 999}])
+        return paths, extra, "doc_id 999 is in the rejected's samples but not in the student's"
+    if case == "not-binary":
+        edit("chosen", lambda ls: [{**x, "acc": 0.5} if x["doc_id"] == 4 else x for x in ls])
+        return paths, extra, "metric 'acc' is 0.5, not 0 or 1"
+    if case == "not-a-number":
+        edit("student", lambda ls: [{**x, "acc": "yes"} if x["doc_id"] == 4 else x for x in ls])
+        return paths, extra, "metric 'acc' is 'yes', not 0 or 1"
+    if case == "task-names":
+        paths["rejected"] = paths["rejected"].rename(
+            paths["rejected"].with_name("samples_arithmetic_2026-12-05T10-11-12.5.jsonl"))
+        return paths, extra, ("from different tasks: the student's is 'addition-choice', the "
+                              "rejected's 'arithmetic'")
+    if case == "targets":
+        edit("chosen", lambda ls: [{**x, "target": "7"} if x["doc_id"] == 0 else x for x in ls])
+        return paths, extra, "doc_id 0 has target"
+    if case == "documents":
+        edit("chosen", lambda ls: [{**x, "doc": {"id": "other"}} if x["doc_id"] == 2 else x
+                                   for x in ls])
+        return paths, extra, "doc_id 2 is a different item"
+    if case == "no-metric":
+        extra = ["--metric", "exact_match"]
+        return paths, extra, "has no metric 'exact_match' (it logs: acc)"
+    if case == "filters":
+        edit("student", lambda ls: ls + [{**x, "filter": "other"} for x in ls])
+        return paths, extra, "logs several filters (none, other): choose one with --filter"
+    if case == "unknown-filter":
+        extra = ["--filter", "strict-match"]
+        return paths, extra, "has no filter 'strict-match' (it logs: none)"
+    if case == "duplicate-item":
+        edit("student", lambda ls: ls + [ls[0]])
+        return paths, extra, "appears twice"
+    if case == "not-samples":
+        write_samples(paths["chosen"], [{"truth": 1, "student": 0}])
+        return paths, extra, "has no doc_id: not a per-sample log of lm-eval"
+    if case == "no-file":
+        paths["rejected"] = tmp_path / "nowhere.jsonl"
+        return paths, extra, "the rejected's samples file"
+    if case == "empty":
+        paths["student"].write_text("")
+        return paths, extra, "is empty"
+    if case == "four-choices":
+        edit("student", lambda ls: [{**x, "arguments": {f"gen_args_{k}": {} for k in range(4)}}
+                                    for x in ls])
+        extra = ["--truth-from-target"]
+        return paths, extra, "has 4 choices"
+    if case == "many-targets":
+        for role in paths:
+            edit(role, lambda ls: [{**x, "arguments": {"gen_args_0": {}},
+                                    "target": str(x["doc_id"])} for x in ls])
+        extra = ["--truth-from-target"]
+        return paths, extra, "the targets take 200 distinct values"
+    if case == "missing-role":
+        del paths["rejected"]
+        return paths, extra, "needs the rejected"
+    if case == "truth-twice":
+        extra = ["--truth-from-target"]
+        paths["truth"] = paths["student"]
+        return paths, extra, "either a truth file (truth=PATH) or --truth-from-target"
+    if case == "correctness-and-truth":
+        extra = ["--truth-from-target", "--correctness"]
+        return paths, extra, "--correctness reads no truth"
+    if case == "with-predictions":
+        extra = ["--predictions", str(write_csv(tmp_path / "p.csv", y))]
+        return paths, extra, "not both"
+    if case == "column-options":
+        extra = ["--student", "s"]
+        return paths, extra, "name columns of --predictions"
+    raise AssertionError(case)
+
+
+BAD_SAMPLE_CASES = ["missing-items", "extra-items", "not-binary", "not-a-number", "task-names",
+                    "targets", "documents", "no-metric", "filters", "unknown-filter",
+                    "duplicate-item", "not-samples", "no-file", "empty", "four-choices",
+                    "many-targets", "missing-role", "truth-twice", "correctness-and-truth",
+                    "with-predictions", "column-options"]
+
+
+@pytest.mark.parametrize("case", BAD_SAMPLE_CASES)
+def test_bad_lm_eval_samples_are_one_line_and_exit_2(tmp_path, case):
+    paths, extra, match = _bad_samples(tmp_path, case)
+    res = runner.invoke(app, ["bridge", *sample_args(paths), *extra, "--bootstrap", "200"])
+    assert res.exit_code == 2, (case, res.output)
+    assert "Traceback" not in res.output and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert match in " ".join(res.stderr.split()), res.stderr
+
+
+@pytest.mark.parametrize("args, match", [
+    ([], "give --predictions FILE, or --lm-eval-samples"),
+    (["--lm-eval-samples", "student"], "must be ROLE=PATH"),
+    (["--lm-eval-samples", "teacher=a.jsonl"], "role 'teacher' is not one of"),
+    (["--lm-eval-samples", "student=a", "--lm-eval-samples", "student=b"], "the student twice"),
+    (["--predictions", "p.csv", "--metric", "acc"], "--metric reads lm-eval sample logs"),
+    (["--predictions", "p.csv", "--truth-from-target"], "--truth-from-target reads lm-eval"),
+])
+def test_bridge_source_options_are_checked(args, match):
+    res = runner.invoke(app, ["bridge", *args])
+    assert res.exit_code == 2 and match in " ".join(res.stderr.split()), res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_reading_samples_imports_neither_lm_eval_nor_torch(tmp_path):
+    import subprocess
+    import sys
+
+    y = simulate_labels(CONFIGS[0], 100, np.random.default_rng(4))
+    paths = model_files(tmp_path, y)
+    code = ("import sys, json; import deltatheory; from deltatheory.bridge import bridge_lm_eval;"
+            f"r, info = bridge_lm_eval({ {k: str(v) for k, v in paths.items()} !r}, "
+            "bootstrap=100); heavy = [m for m in ('lm_eval', 'torch', 'transformers') "
+            "if m in sys.modules]; print(json.dumps([info['n_items'], heavy]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == [100, []]
