@@ -361,7 +361,9 @@ def _zero_one(value) -> int | None:
 def _read_samples(path: Path, role: str, metric: str, filter_: str | None) -> tuple[dict, str]:
     """{doc_id: sample} of one lm-eval samples file, for one filter; and that filter's name."""
     if not path.is_file():
-        raise DeltaTheoryError(f"the {role}'s samples file {str(path)!r} does not exist")
+        raise DeltaTheoryError(f"the {role}'s samples file {str(path)!r} "
+                               + ("is a folder, not a file" if path.is_dir() else
+                                  "does not exist"))
     by_filter: dict[str, list] = {}
     for ln, obj in read_jsonl(path):
         if "doc_id" not in obj:
@@ -379,6 +381,9 @@ def _read_samples(path: Path, role: str, metric: str, filter_: str | None) -> tu
     out = {}
     for ln, obj in by_filter[filter_]:
         doc_id = obj["doc_id"]
+        if isinstance(doc_id, bool) or not isinstance(doc_id, int | str):
+            raise DeltaTheoryError(f"{path}:{ln}: doc_id {doc_id!r:.40} must be a whole number "
+                                   "or a string")
         if doc_id in out:
             raise DeltaTheoryError(f"{path}:{ln}: doc_id {doc_id!r} appears twice for filter "
                                    f"{filter_!r}")
@@ -388,6 +393,11 @@ def _read_samples(path: Path, role: str, metric: str, filter_: str | None) -> tu
             raise DeltaTheoryError(f"{path}:{ln} has no metric {metric!r} (it logs: "
                                    f"{', '.join(map(str, logged)) or 'none'}): choose one with "
                                    "--metric")
+        listed = obj.get("metrics")
+        if isinstance(listed, list) and metric not in listed:
+            raise DeltaTheoryError(f"{path}:{ln}: {metric!r} is a field but not one of the "
+                                   f"metrics it logs ({', '.join(map(str, listed))}): choose "
+                                   "one with --metric")
         if _zero_one(obj[metric]) is None:
             raise DeltaTheoryError(f"{path}:{ln}: metric {metric!r} is {obj[metric]!r}, not 0 "
                                    "or 1: the bridge needs a right/wrong metric per item (acc, "
@@ -477,6 +487,13 @@ def read_lm_eval_samples(samples, *, metric: str = "acc", filter: str | None = N
         raise DeltaTheoryError("give either a truth file (truth=PATH) or --truth-from-target, "
                                "not both")
     roles = [r for r in SAMPLE_ROLES if r in paths]
+    seen: dict[Path, str] = {}
+    for r in roles:
+        key = paths[r].resolve()
+        if key in seen:
+            raise DeltaTheoryError(f"the {seen[key]} and the {r} are the same samples file "
+                                   f"({paths[r]}): each role needs its own model's file")
+        seen[key] = r
     named = [(r, t) for r in roles if (t := _task_from_name(paths[r])) is not None]
     for r, t in named[1:]:
         if t != named[0][1]:
@@ -499,8 +516,9 @@ def read_lm_eval_samples(samples, *, metric: str = "acc", filter: str | None = N
                              (only_r[0], r, "student"))
             raise DeltaTheoryError(
                 f"doc_id {d!r} is in the {have}'s samples but not in the {lack}'s "
-                f"({len(only_base) + len(only_r)} items differ): every model must be evaluated "
-                "on the same items")
+                f"({len(only_base)} of the student's items missing from the {r}'s, "
+                f"{len(only_r)} of the {r}'s not in the student's): every model must be "
+                "evaluated on the same items")
     ids = sorted(base, key=lambda d: (isinstance(d, str), d))
     for r in roles[1:]:
         for d in ids:

@@ -390,7 +390,7 @@ def bridge_cmd(
             "chosen, rejected (all three needed) or truth. Repeat for each model.")] = None,
         metric: Annotated[str | None, typer.Option(
             "--metric", help="With --lm-eval-samples: the per-item 0/1 metric to read "
-            "(default acc; exact_match for generation tasks).")] = None,
+            "(default acc; give exact_match for a generation task).")] = None,
         filter_: Annotated[str | None, typer.Option(
             "--filter", help="With --lm-eval-samples: the lm-eval filter to read where a file "
             "logs several (e.g. GSM8K's strict-match).")] = None,

@@ -520,6 +520,20 @@ def _bad_samples(tmp_path, case):
                                     "target": str(x["doc_id"])} for x in ls])
         extra = ["--truth-from-target"]
         return paths, extra, "the targets take 200 distinct values"
+    if case == "same-file":
+        paths["rejected"] = paths["chosen"]
+        return paths, extra, "the chosen and the rejected are the same samples file"
+    if case == "not-a-metric":
+        edit("student", lambda ls: [{**x, "flag": 1} for x in ls])
+        extra = ["--metric", "flag"]
+        return paths, extra, "'flag' is a field but not one of the metrics it logs (acc)"
+    if case == "list-doc-id":
+        edit("chosen", lambda ls: [{**x, "doc_id": [x["doc_id"]]} if x["doc_id"] == 5 else x
+                                   for x in ls])
+        return paths, extra, "doc_id [5] must be a whole number or a string"
+    if case == "folder":
+        paths["rejected"] = tmp_path
+        return paths, extra, "is a folder, not a file"
     if case == "missing-role":
         del paths["rejected"]
         return paths, extra, "needs the rejected"
@@ -542,7 +556,8 @@ def _bad_samples(tmp_path, case):
 BAD_SAMPLE_CASES = ["missing-items", "extra-items", "not-binary", "not-a-number", "task-names",
                     "targets", "documents", "no-metric", "filters", "unknown-filter",
                     "duplicate-item", "not-samples", "no-file", "empty", "four-choices",
-                    "many-targets", "missing-role", "truth-twice", "correctness-and-truth",
+                    "many-targets", "same-file", "not-a-metric", "list-doc-id", "folder",
+                    "missing-role", "truth-twice", "correctness-and-truth",
                     "with-predictions", "column-options"]
 
 

@@ -220,7 +220,10 @@ def test_lm_evals_command_line_runs_the_written_tasks_and_the_bridge_reads_its_l
                    env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     (logged,) = cli.rglob("samples_addition-choice_*.jsonl")
     mine = ours / "lm-eval" / "samples_addition-choice.jsonl"
-    labels, info = read_lm_eval_samples({"student": logged, "chosen": mine, "rejected": mine},
+    again = tmp_path / "again" / mine.name  # each role its own file (the same one is refused)
+    again.parent.mkdir()
+    again.write_bytes(mine.read_bytes())
+    labels, info = read_lm_eval_samples({"student": logged, "chosen": mine, "rejected": again},
                                         truth_from_target=True)
     assert info["task"] == "addition-choice" and info["n_items"] == n
     np.testing.assert_array_equal(labels[:, 1], labels[:, 2])
