@@ -462,7 +462,10 @@ def _bridge_lm_eval(predictions, columns, correctness, specs, metric, filter_, t
 def docs_cmd(
         serve: Annotated[bool, typer.Option("--serve", help="Serve the site with live reload "
                                             "instead of writing it.")] = False,
-        site_dir: Annotated[Path, typer.Option("--out", help="Folder for the built site.")]
+        site_dir: Annotated[Path, typer.Option("--out", help="Folder for the built site: a new "
+                                               "or empty folder, or a previous build (replaced "
+                                               "whole, only once the new one has built); inside "
+                                               "the repository only site/ or below.")]
         = Path("site"),
         full: Annotated[bool, typer.Option("--full", help="Notebooks and figures at classroom "
                                            "and publication settings (minutes more).")] = False,

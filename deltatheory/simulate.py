@@ -72,9 +72,12 @@ def simulate(geometry: Geometry, dim: int, *, loss: str = "dpo", control: str = 
       seed: all randomness derives from it (same seed, same numbers). Trial i's numbers depend
         only on the seed and i, not on ``trials`` or on chunking: its error directions come from
         the stream ``(seed, 1, i)`` of :mod:`deltatheory.rng`, its inputs from ``(seed, 0, i)``
-        (``numpy``) or the JAX key ``fold_in(key(seed), i)`` (``reduced``, ``full``).
+        (``numpy``), the JAX key ``fold_in(key(seed), i)`` (``full``, and ``reduced`` for the
+        SFT losses) or counters (i, ·) under a key per step (``reduced``, pair losses: see
+        :mod:`deltatheory.engines.reduced`).
       beta: β of DPO and IPO.
-      engine: ``reduced`` (exact, d-free), ``full`` (explicit vectors, JAX) or ``numpy``.
+      engine: ``reduced`` (exact, d-free; for the pair losses it draws only the inputs on
+        which the teachers disagree), ``full`` (explicit vectors, JAX) or ``numpy``.
       random_error_directions: draw u₀, u_c, u_r uniformly per trial (Corollary 6.2's model).
       records: how many evenly spaced steps to record besides step 0 (default min(steps, 50)).
       dataset_size: a fixed data set of this size, revisited (``full`` and ``numpy`` only).

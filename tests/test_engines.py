@@ -120,12 +120,20 @@ def test_dimension_checks():
         simulate(G, 3, steps=1, trials=1)
 
 
-def test_second_call_does_not_recompile():
-    """d, lr, β and the seed are traced values: changing them reuses the compiled step."""
+@pytest.mark.parametrize("loss, fn", [("dpo", "_run_chunk_disagreement"),
+                                      ("sft-chosen", "_run_chunk")])
+def test_second_call_does_not_recompile(loss, fn):
+    """d, lr, β, the seed and the geometry (so the teachers' disagreement rate) are traced
+    values, and so is the control (none or reversed) on the disagreement path: changing them
+    reuses the compiled step."""
     from deltatheory.engines import reduced
 
-    kw = dict(loss="dpo", steps=6, batch=4, trials=5, records=3)
+    kw = dict(loss=loss, steps=6, batch=4, trials=5, records=3)
     simulate(G, 10, lr=0.1, seed=0, **kw)
-    before = reduced._run_chunk._cache_size()
+    before = getattr(reduced, fn)._cache_size()
+    assert before > 0
     simulate(G, 10**6, lr=0.3, beta=2.0, seed=7, **kw)
-    assert reduced._run_chunk._cache_size() == before
+    simulate(Geometry(0.8, 0.79, 0.78, 0.3, 0.3, 0.97), 30, lr=0.3, seed=1, **kw)
+    if loss == "dpo":
+        simulate(G, 10, lr=0.1, seed=0, control="reversed", **kw)
+    assert getattr(reduced, fn)._cache_size() == before

@@ -29,9 +29,15 @@ class NotebookFailed(DeltaTheoryError):
     """A notebook raised while it was executed for the site, or drew no figure."""
 
 
-def execute_notebook(path: Path, *, fast: bool = True, timeout: int = 1200) -> bytes:
+#: seconds one cell may run: FAST=1 cells take seconds (a hung one should not hold the build for
+#: long); the classroom settings (``deltatheory docs --full``) run minutes per cell
+TIMEOUT = {True: 300, False: 1200}
+
+
+def execute_notebook(path: Path, *, fast: bool = True, timeout: int | None = None) -> bytes:
     """``path`` executed top to bottom in a fresh kernel (working directory: a temporary
-    folder), as ``.ipynb`` bytes with its outputs.
+    folder), as ``.ipynb`` bytes with its outputs. ``timeout``: the seconds one cell may run
+    (default: :data:`TIMEOUT` of ``fast``).
 
     Raises :class:`NotebookFailed` naming the cell and the error when a cell raises or when no
     cell drew a figure (every classroom notebook plots).
@@ -40,14 +46,15 @@ def execute_notebook(path: Path, *, fast: bool = True, timeout: int = 1200) -> b
     key = (hashlib.sha256(raw).hexdigest(), "1" if fast else "0")
     if key not in _CACHE:
         _CACHE[key] = cached(f"notebook-{path.stem}", raw + key[1].encode(),
-                             lambda: _execute(path, raw, key[1], timeout))
+                             lambda: _execute(path, raw, key[1],
+                                              TIMEOUT[fast] if timeout is None else timeout))
     return _CACHE[key]
 
 
 def _execute(path: Path, raw: bytes, fast: str, timeout: int) -> bytes:
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
     old = os.environ.get("FAST")
@@ -65,6 +72,9 @@ def _execute(path: Path, raw: bytes, fast: str, timeout: int) -> bytes:
             where = f" at cell {failed[0] + 1} ({first[0][:60]!r})"
         raise NotebookFailed(f"notebook {path.name} failed to execute{where}: "
                              f"{e.ename}: {e.evalue}") from None
+    except CellTimeoutError:
+        raise NotebookFailed(f"notebook {path.name} failed to execute: a cell ran longer than "
+                             f"{timeout} s (FAST={fast})") from None
     finally:
         if old is None:
             os.environ.pop("FAST", None)

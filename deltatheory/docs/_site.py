@@ -4,7 +4,8 @@ One build, in order:
 
 1. :func:`generated_files` — the pages and files that are made, not written: one page per
    study folder (its README with the generated tables, the files it links to, its
-   configuration), the executed notebooks, the figures, one API page per module.
+   configuration), the executed notebooks, the figures the pages show, one API page per
+   module.
 2. :func:`expand_page` — the generated blocks of every page (``<!-- docs:NAME -->``: the
    headline table, the CLI reference, live command output, figures).
 3. :func:`polish_html` — the notebooks' solution cells folded, as they are in Jupyter.
@@ -24,13 +25,13 @@ from pathlib import Path
 from deltatheory.errors import DeltaTheoryError
 
 from ._cache import cached
-from ._markers import expand
+from ._markers import blocks, expand
 from ._notebooks import execute_notebook
 from ._reference import API_MODULES, cli_reference, command_output
 from ._studies import Study, find_studies, headline_table, progress, renderers
 
 __all__ = ["generated_files", "expand_page", "polish_html", "fill_nav", "write_files",
-           "source_view", "study_site_path", "FIGURES_DIR"]
+           "source_view", "study_site_path", "shown_figures", "figure_files", "FIGURES_DIR"]
 
 #: where the figures drawn for the site go (site-relative)
 FIGURES_DIR = "assets/figures"
@@ -168,13 +169,37 @@ def generated_files(root: Path, *, fast: bool = True) -> dict[str, str | bytes |
     for section, modules in API_MODULES.items():
         for mod in modules:
             pages.files[f"api/{mod}.md"] = (f"# `{mod}`\n\n*{section}.*\n\n::: {mod}\n")
-    pages.files.update(figure_files(fast=fast))
+    pages.files.update(figure_files(root, fast=fast))
     return pages.files
 
 
-def figure_files(*, fast: bool = True) -> dict[str, bytes]:
-    """The theory figures drawn by their own scripts (``--quick`` settings unless ``fast`` is
-    false), as ``assets/figures/NAME.png``; figure 8 plots the shipped ladder study."""
+#: an image of a drawn figure on a hand-written page (``assets/figures/NAME.png``)
+_FIGURE_IMAGE = re.compile(rf"{FIGURES_DIR}/(\w+)\.png")
+
+
+def shown_figures(root: Path) -> list[str]:
+    """The figures the hand-written pages of ``docs/`` show: those named by a
+    ``<!-- docs:figure NAME -->`` block or an image ``assets/figures/NAME.png``, in the order of
+    :data:`deltatheory.figures.FIGURES`. A name that is no figure is an error."""
+    from deltatheory import figures
+
+    names: set[str] = set()
+    for page in sorted((root / "docs").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        names.update(args.split()[0] for name, args, _ in blocks(text)
+                     if name == "figure" and args)
+        names.update(_FIGURE_IMAGE.findall(text))
+    unknown = sorted(names - set(figures.FIGURES))
+    if unknown:
+        raise DeltaTheoryError(f"docs/ shows the figure(s) {', '.join(unknown)}, which are not "
+                               f"among {', '.join(figures.FIGURES)}")
+    return [name for name in figures.FIGURES if name in names]
+
+
+def figure_files(root: Path, *, fast: bool = True) -> dict[str, bytes]:
+    """The figures the pages show (:func:`shown_figures`; no other), drawn by their own scripts
+    (``--quick`` settings unless ``fast`` is false), as ``assets/figures/NAME.png``; figures 8
+    and 9 plot the shipped studies."""
     import tempfile
 
     from deltatheory import figures
@@ -187,7 +212,7 @@ def figure_files(*, fast: bool = True) -> dict[str, bytes]:
 
     return {f"{FIGURES_DIR}/{name}.png": cached(f"figure-{name}", b"quick" if fast else b"full",
                                                 lambda name=name: draw(name))
-            for name in figures.FIGURES}
+            for name in shown_figures(root)}
 
 
 # --------------------------------------------------------------------------- every page
