@@ -310,12 +310,25 @@ def test_random_error_directions_match_the_numpy_oracle():
            "random error directions")
 
 
-def test_large_batches_use_jax_binomial_and_match_the_all_path():
+def test_large_batches_use_one_shared_table_and_match_the_all_path():
     assert 1500 > D.TABLE_MAX_BATCH
     kw = dict(loss="dpo", control="reversed", lr=0.5, steps=3, batch=1500, records=1,
               trials=1500)
     _agree(_reduced(OFTEN, 30, "auto", seed=10, **kw), _reduced(OFTEN, 30, "all", seed=11, **kw),
            "batch 1500")
+
+
+def test_large_batches_with_a_geometry_per_trial_draw_every_input(monkeypatch):
+    """Beyond the per-trial tables (φ varies by trial), the count would need a sampler that is
+    not exactly binomial: the every-input path runs instead (same numbers as draw="all")."""
+    from deltatheory.engines import reduced
+
+    kw = dict(loss="ipo", lr=0.1, steps=2, batch=1100, records=1, trials=6,
+              random_error_directions=True)
+    auto = simulate(Geometry(0.8, 0.7, 0.6), 20, seed=3, **kw)
+    monkeypatch.setenv(reduced.DRAW_ENV, "all")
+    every = simulate(Geometry(0.8, 0.7, 0.6), 20, seed=3, **kw)
+    np.testing.assert_array_equal(auto.alignment, every.alignment)
 
 
 @pytest.mark.parametrize("name", ["often", "rarely"])

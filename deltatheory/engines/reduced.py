@@ -53,8 +53,9 @@ Randomness, ``all``: trial i's numbers come from the key ``fold_in(key(seed), i)
 the step and micro-batch). ``disagreement``: the words j of trial i at step t are a Threefry hash
 of the counter (i, j) under ``fold_in(root, t)``, root = ``split(key(seed))[1]``
 (:mod:`~deltatheory.engines.disagreement`). Either way a trial's numbers depend only on (seed, i):
-not on ``trials`` or on chunking; a padded chunk repeats trial 0's geometry and the copies are
-dropped (see :mod:`deltatheory.engines.full` on float32 rounding).
+not on ``trials`` or on chunking (bit for bit on the CPU; on a GPU the ``disagreement`` path's
+float32 scatter-adds may sum in another order); a padded chunk repeats trial 0's geometry and
+the copies are dropped (see :mod:`deltatheory.engines.full` on float32 rounding).
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ from . import disagreement
 from ._common import signs, trial_chunk
 
 _MICRO = 1024
+SHARED_TABLE_MAX_BATCH = 1 << 22
+"""Largest batch the ``disagreement`` path takes when every trial shares one geometry (its one
+CDF table: 8 bytes per entry); larger batches, or larger than
+:data:`~deltatheory.engines.disagreement.TABLE_MAX_BATCH` with geometries that vary by trial,
+draw every input."""
 _PAGE = 16384          # inputs the disagreement path processes at once (a page)
 
 DRAWS = ("auto", "disagreement", "all")
@@ -295,8 +301,8 @@ def run(gram: np.ndarray, dim: int, *, loss: str, control: str, lr: float, batch
     if draw == "all" or sign is None:
         return _run_all(gram, dim, loss=loss, control=control, lr=lr, batch=batch,
                         trials=trials, seed=seed, beta=beta, steps_recorded=steps_recorded)
-    return _run_disagreement(gram, dim, loss=loss, sign=sign, lr=lr, batch=batch,
-                             trials=trials, seed=seed, beta=beta,
+    return _run_disagreement(gram, dim, loss=loss, control=control, sign=sign, lr=lr,
+                             batch=batch, trials=trials, seed=seed, beta=beta,
                              steps_recorded=steps_recorded)
 
 
@@ -332,10 +338,8 @@ def _count_tables(batch: int, prob: np.ndarray, table: bool):
     return (hi, lo) if len(qs) == 1 else (hi[inv], lo[inv])
 
 
-def _run_disagreement(gram, dim, *, loss, sign, lr, batch, trials, seed, beta,
+def _run_disagreement(gram, dim, *, loss, control, sign, lr, batch, trials, seed, beta,
                       steps_recorded):
-    if batch >= 1 << 30:
-        raise ValueError(f"batch={batch} is too large for the disagreement path (< 2**30)")
     width = min(4, dim)
     coords = coordinates(np.broadcast_to(gram, (trials, 4, 4)), width)
     rows, phi = disagreement.plane_coordinates(coords)
@@ -346,7 +350,15 @@ def _run_disagreement(gram, dim, *, loss, sign, lr, batch, trials, seed, beta,
         start = jnp.asarray(rows[:, 1])
         a0 = jnp.sum(start * rows[:, 0], axis=1) / jnp.sqrt(jnp.sum(start * start, axis=1))
         return np.repeat(np.asarray(a0, np.float64)[:, None], len(steps_recorded), axis=1)
-    table = batch <= disagreement.TABLE_MAX_BATCH
+    # the count comes from an exact CDF table: per trial up to TABLE_MAX_BATCH, or one table
+    # shared by every trial (one geometry) up to SHARED_TABLE_MAX_BATCH; beyond, the every-input
+    # path (exact too; float32 samplers such as jax.random.binomial are not binomial at large B)
+    shared = np.unique(prob).size == 1
+    if not (batch <= disagreement.TABLE_MAX_BATCH
+            or (shared and batch <= SHARED_TABLE_MAX_BATCH)):
+        return _run_all(gram, dim, loss=loss, control=control, lr=lr, batch=batch,
+                        trials=trials, seed=seed, beta=beta, steps_recorded=steps_recorded)
+    table = True
     has_rest = dim > width
     dof = np.float32(max(dim - width - 1, 0))
     root = jax.random.split(jax.random.key(seed, impl="threefry2x32"))[1]
@@ -354,10 +366,11 @@ def _run_disagreement(gram, dim, *, loss, sign, lr, batch, trials, seed, beta,
     chunk = _balanced(trials, trial_chunk(trials, 5 * batch + 32, budget_floats=1 << 21))
     page = int(min(_PAGE, 1 << int(np.ceil(np.log2(max(chunk * batch, 64))))))
     outs = []
+    one_table = _count_tables(batch, prob[:1], table) if shared else None  # built once
     for start in range(0, trials, chunk):
         sl = slice(start, min(start + chunk, trials))
         parts = _pad([rows[sl], phi[sl], prob[sl]], chunk)
-        tables = _count_tables(batch, prob[sl], table)
+        tables = one_table if shared else _count_tables(batch, prob[sl], table)
         if len(tables[0]) > 1:
             tables = _pad(list(tables), chunk)
         out = _run_chunk_disagreement(
