@@ -80,6 +80,21 @@ def label_panels(axes) -> None:
                     textcoords="offset points", ha="right", va="bottom", fontweight="bold")
 
 
+def shipped_study(name: str, command: str) -> dict:
+    """A measured study shipped as ``deltatheory/data/NAME`` (the figures that plot data, not
+    simulations), with its source and the command that made it as settings."""
+    import json
+    from importlib import resources
+
+    path = resources.files("deltatheory").joinpath("data", name)
+    if not path.is_file():
+        raise DeltaTheoryError(f"deltatheory/data/{name} is not shipped yet: run `{command}`, "
+                               "which draws this figure")
+    data = json.loads(path.read_text())
+    data["settings"] = {"source": f"deltatheory/data/{name}", "command": command}
+    return data
+
+
 def make(module: ModuleType, out: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
     """Compute, plot and save one figure; returns the saved numbers (with their settings)."""
     out = ensure_writable(out)

@@ -29,13 +29,11 @@ the ladder command draws this figure for a new run.
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib import resources
 
 import numpy as np
 
-from ._common import PALETTE, figure, label_panels, script_main
+from ._common import PALETTE, figure, label_panels, script_main, shipped_study
 
 NAME = "fig8_ladder_study"
 TITLE = "The ladder study: predicted against observed DPO and SFT gains"
@@ -44,16 +42,7 @@ DATA = "ladder_study_smollm2.json"
 
 def compute(quick: bool = False, seed: int = 0) -> dict:
     """The shipped ladder study (``quick`` and ``seed`` do not apply: it is data)."""
-    path = resources.files("deltatheory").joinpath("data", DATA)
-    if not path.is_file():
-        from deltatheory.errors import DeltaTheoryError
-
-        raise DeltaTheoryError(f"deltatheory/data/{DATA} is not shipped yet: run `deltatheory "
-                               "llm ladder experiments/ladder.yaml`, which draws this figure")
-    data = json.loads(path.read_text())
-    data["settings"] = {"source": f"deltatheory/data/{DATA}",
-                        "command": "deltatheory llm ladder experiments/ladder.yaml"}
-    return data
+    return shipped_study(DATA, "deltatheory llm ladder experiments/ladder.yaml")
 
 
 def _err(ax, x, y, yci, **kw):

@@ -28,13 +28,11 @@ study says how many of its arms had finished); the separation command draws this
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib import resources
 
 import numpy as np
 
-from ._common import PALETTE, figure, label_panels, script_main
+from ._common import PALETTE, figure, label_panels, script_main, shipped_study
 
 NAME = "fig9_separation_study"
 TITLE = "The separation study: κ against the accuracy gap as predictors of the DPO gain"
@@ -49,15 +47,7 @@ GROUP_LABEL = {"own": "student's family", "other_family": "another family",
 
 def compute(quick: bool = False, seed: int = 0) -> dict:
     """The shipped separation study (``quick`` and ``seed`` do not apply: it is data)."""
-    path = resources.files("deltatheory").joinpath("data", DATA)
-    if not path.is_file():
-        from deltatheory.errors import DeltaTheoryError
-
-        raise DeltaTheoryError(f"deltatheory/data/{DATA} is not shipped yet: run `{COMMAND}`, "
-                               "which draws this figure")
-    data = json.loads(path.read_text())
-    data["settings"] = {"source": f"deltatheory/data/{DATA}", "command": COMMAND}
-    return data
+    return shipped_study(DATA, COMMAND)
 
 
 def _gain(p):
