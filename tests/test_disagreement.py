@@ -392,3 +392,60 @@ def test_a_wrong_conditional_law_is_detected(monkeypatch):
         reduced._run_chunk_disagreement.clear_cache()
     with pytest.raises(AssertionError, match="gain"):
         _agree(bad, ref, "wrong sampler")
+
+
+# ---- the engine's state: the off-plane sums and the χ² remainder against closed forms
+
+def _pref_state(g, dim, *, lr, batch, trials, seed, steps, dof=None):
+    """(P, r) of the ``disagreement`` path after each of ``steps`` ``pref`` steps, and q."""
+    width = min(4, dim)
+    coords = reduced.coordinates(np.broadcast_to(gram_matrix(g), (trials, 4, 4)), width)
+    rows, phi = D.plane_coordinates(coords)
+    rows, phi = rows.astype(np.float32), phi.astype(np.float32)
+    prob = (phi / np.float32(np.pi)).astype(np.float32)
+    hi, lo = D.binomial_table(batch, prob[:1].astype(np.float64))
+    root = reduced.jax.random.split(reduced.jax.random.key(seed, impl="threefry2x32"))[1]
+    dof = np.float32(max(dim - width - 1, 0) if dof is None else dof)
+    p, r = reduced._run_chunk_disagreement(
+        root, jnp.uint32(0), *map(jnp.asarray, [rows, phi, prob, hi, lo]), jnp.float32(1.0),
+        jnp.float32(lr), jnp.float32(1.0), dof, jnp.ones(steps, jnp.int32),
+        loss="pref", batch=batch, page=16384, table=True, has_rest=dim > width, state=True)
+    return np.asarray(p, np.float64), np.asarray(r, np.float64), float(prob[0])
+
+
+def _check_pref_state(p, r, q, *, dim, lr, batch, what):
+    """``pref``'s derivative is ±1 on each disagreeing input whatever θ is, so with
+    s = η/B (step size over batch) and N ~ Binomial(B, q) inputs a step:
+
+    * step 1 (Δ = 0): E r₁² = s²·Bq·(1 + (d − w − 1)) (one off-plane normal along r̂ plus the
+      χ²_{d−w−1} remainder) and E‖P₁,off − θ₀,off‖² = s²·Bq·(w − 2);
+    * every step: E‖θ_t,off‖² = ‖θ₀,off‖² + t·s²·Bq·(d − 2), θ_off = (P₃…P_w, r) — the
+      projection that keeps the off-plane noise from counting the direction of Δ twice."""
+    width = p.shape[-1]
+    s2bq = (lr / batch) ** 2 * batch * q
+    assert_within_se(np.mean(r[:, 1] ** 2), s2bq * (dim - width), np.std(r[:, 1] ** 2)
+                     / np.sqrt(len(r)), what=f"{what}: E r₁²")
+    moved = np.sum((p[:, 1, 2:] - p[:, 0, 2:]) ** 2, axis=1)
+    assert_within_se(moved.mean(), s2bq * (width - 2), moved.std() / np.sqrt(len(moved)),
+                     what=f"{what}: E‖P₁,off − θ₀,off‖²")
+    off = np.sum(p[:, :, 2:] ** 2, axis=2) + r**2
+    for t in range(1, off.shape[1]):
+        assert_within_se(off[:, t].mean(), off[:, 0].mean() + t * s2bq * (dim - 2),
+                         off[:, t].std() / np.sqrt(len(off)), what=f"{what}: E‖θ_{t},off‖²")
+
+
+@pytest.mark.parametrize("dim", [4, 5, 10, 1000])
+def test_off_plane_state_matches_its_closed_form(dim):
+    """The state itself, not only the accuracy it implies: a slip in the χ² degrees of freedom
+    or in the off-plane projection moves these means by whole multiples of s²·Bq."""
+    kw = dict(lr=1.0, batch=16)
+    p, r, q = _pref_state(OFTEN, dim, trials=20000, seed=21, steps=4, **kw)
+    _check_pref_state(p, r, q, dim=dim, **kw, what=f"d={dim}")
+
+
+def test_a_wrong_degree_of_freedom_is_detected():
+    """The state check has power: the χ² remainder with one degree of freedom too many fails."""
+    kw = dict(lr=1.0, batch=16)
+    p, r, q = _pref_state(OFTEN, 10, trials=20000, seed=21, steps=4, dof=6, **kw)
+    with pytest.raises(AssertionError, match="E r₁²"):
+        _check_pref_state(p, r, q, dim=10, **kw, what="dof + 1")

@@ -164,9 +164,9 @@ def draw_path(loss: str, control: str) -> str:
 _W_COUNT, _W_ZETA, _W_CHI_BOOST, _W_ETA, _W_CHI = 0, 1, 3, 4, 5
 
 
-@partial(jax.jit, static_argnames=("loss", "batch", "page", "table", "has_rest"))
+@partial(jax.jit, static_argnames=("loss", "batch", "page", "table", "has_rest", "state"))
 def _run_chunk_disagreement(root, first, rows, phi, prob, t_hi, t_lo, sign, lr, beta, dof,
-                            seg_lengths, *, loss, batch, page, table, has_rest):
+                            seg_lengths, *, loss, batch, page, table, has_rest, state=False):
     """The ``disagreement`` path for a chunk of n trials (leading axis n).
 
     ``root``: the run's key; ``first``: the number of the chunk's first trial (trial k of the
@@ -182,6 +182,9 @@ def _run_chunk_disagreement(root, first, rows, phi, prob, t_hi, t_lo, sign, lr, 
     A step: N_i disagreeing inputs per trial, laid end to end over the chunk (input l of trial
     i at position off_i + l) and processed ``page`` positions at a time; each contributes
     c·(a₁, a₂, η) and c²; then the inputs' remaining off-plane parts are added in distribution.
+
+    Returns the alignments ``(n, 1 + len(seg_lengths))``; with ``state=True`` (tests) the state
+    instead: P ``(n, 1 + len(seg_lengths), w)`` and r ``(n, 1 + len(seg_lengths))``.
     """
     n, _, width = rows.shape
     star, theta0 = rows[:, 0], rows[:, 1]
@@ -271,11 +274,15 @@ def _run_chunk_disagreement(root, first, rows, phi, prob, t_hi, t_lo, sign, lr, 
     def segment(carry, length):
         t0, p, r = carry
         p, r = jax.lax.fori_loop(t0, t0 + length, step, (p, r))
-        return (t0 + length, p, r), alignment(p, r)
+        return (t0 + length, p, r), ((p, r) if state else alignment(p, r))
 
     r0 = jnp.zeros((n,))
-    _, aligns = jax.lax.scan(segment, (jnp.int32(0), theta0, r0), seg_lengths)
-    return jnp.concatenate([alignment(theta0, r0)[:, None], aligns.T], axis=1)
+    _, out = jax.lax.scan(segment, (jnp.int32(0), theta0, r0), seg_lengths)
+    if state:
+        ps, rs = out
+        return (jnp.concatenate([theta0[:, None], jnp.moveaxis(ps, 0, 1)], axis=1),
+                jnp.concatenate([r0[:, None], rs.T], axis=1))
+    return jnp.concatenate([alignment(theta0, r0)[:, None], out.T], axis=1)
 
 
 def run(gram: np.ndarray, dim: int, *, loss: str, control: str, lr: float, batch: int,
