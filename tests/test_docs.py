@@ -441,3 +441,44 @@ def test_a_failed_build_leaves_the_previous_site_as_it_was(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([docs.SITE_MARKER, "stale.html"])
     assert (out / "stale.html").read_text() == "the previous build"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mkdocs.yml", "pages", "public"]
+
+
+# ---- the checks page: drawn from the shipped output of `deltatheory check all`
+
+def test_checks_page_is_drawn_from_the_shipped_check():
+    """Every row of the shipped check is on the page, its closed-form columns are what the
+    closed forms give today (so a change to them cannot leave the page stale), and the headline's
+    "all N configurations" holds in the file."""
+    from deltatheory.checks import THEOREM_CONFIGS
+    from deltatheory.docs import _checks
+
+    page = _site.expand_page((ROOT / "docs" / "checks.md").read_text(encoding="utf-8"),
+                             "checks.md", ROOT)
+    assert "docs:checks" not in page
+    th, co = _checks.load(ROOT, "theorem"), _checks.load(ROOT, "corollary")
+    assert [(c["name"], c["dim"]) for c in th["configs"]] == [
+        (name, dim) for name, _, dim in THEOREM_CONFIGS]
+    assert th["all_agree"] and all(c["overall"] == "agrees" for c in th["configs"])
+    for c, (_, g, _) in zip(th["configs"], THEOREM_CONFIGS, strict=True):
+        p = dt.predict(g)
+        assert c["kappa"] == pytest.approx(float(p.kappa), abs=1e-12)
+        lo, hi = c["measured_gain"]["ci95"]
+        assert f"[{100 * lo:+.3f}, {100 * hi:+.3f}]" in page
+    assert co["d_min_exact"] == dt.min_dimension(0.8, 0.7, 0.6, quantile=0.9)
+    assert f"**d = {co['d_min_exact']}**" in page
+    assert all(f"| {r['dim']} | {r['p_c1_exact']:.4f} |" in page for r in co["rows"])
+
+
+def test_checks_page_refuses_a_quick_or_missing_check(tmp_path):
+    from deltatheory.docs import _checks
+
+    (tmp_path / _checks.RESULTS).mkdir(parents=True)
+    with pytest.raises(DeltaTheoryError, match="check all --out"):
+        _checks.load(tmp_path, "theorem")
+    d = json.loads((ROOT / _checks.RESULTS / "check_theorem.json").read_text())
+    d["settings"]["quick"] = True
+    (tmp_path / _checks.RESULTS / "check_theorem.json").write_text(json.dumps(d))
+    with pytest.raises(DeltaTheoryError, match="not a full run"):
+        _checks.render(tmp_path, "theorem")
+    with pytest.raises(DeltaTheoryError, match="docs:checks needs one of"):
+        _checks.render(ROOT, "nonsense")

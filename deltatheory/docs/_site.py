@@ -24,6 +24,7 @@ from pathlib import Path
 
 from deltatheory.errors import DeltaTheoryError
 
+from . import _checks
 from ._cache import cached
 from ._markers import blocks, expand
 from ._notebooks import execute_notebook
@@ -246,6 +247,7 @@ def expand_page(markdown: str, src_uri: str, root: Path) -> str:
     return expand(markdown, {
         "headline": headline, "cli": lambda a: cli_reference(), "command": command_output,
         "figure": figure, "studies": lambda a: studies_table(root, rel), "study": study,
+        "checks": lambda a: _checks.render(root, a),
     }, where=f"docs/{src_uri}")
 
 
