@@ -307,8 +307,9 @@ def bridge(path: str | Path, *, truth: str = "truth", student: str = "student",
 # ---------------------------------------------------------------- lm-evaluation-harness samples
 #: roles a sample file can stand for (``ROLE=PATH``); the truth is optional
 SAMPLE_ROLES = ("student", "chosen", "rejected", "truth")
-# samples_TASK_DATE.jsonl (lm-eval's EvaluationTracker) or samples_TASK.jsonl (`llm eval`)
-_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+?)(?:_\d{4}-\d{2}-\d{2}T[0-9.\-:]+)?\.jsonl$")
+# samples_TASK_DATE.jsonl (lm-eval's EvaluationTracker) or lm-eval/samples_TASK.jsonl (`llm eval`)
+_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+?)(?P<date>_\d{4}-\d{2}-\d{2}T[0-9.\-:]+)?"
+                           r"\.jsonl$")
 
 
 def parse_sample_specs(specs) -> dict[str, Path]:
@@ -338,15 +339,22 @@ def parse_sample_specs(specs) -> dict[str, Path]:
 
 
 def _task_from_name(path: Path) -> str | None:
-    """The task an lm-eval samples file is named after, if its name says so.
+    """The task an lm-eval samples file is named after, when its name is one a harness wrote:
+    lm-eval's ``samples_TASK_DATE.jsonl``, or ``samples_TASK.jsonl`` in the ``lm-eval/`` folder
+    of ``deltatheory llm eval``. A name a user chose (``samples_gsm8k_student.jsonl``) says
+    nothing: the files' items decide then.
 
     >>> _task_from_name(Path("out/samples_gsm8k_2026-12-05T10-11-12.123456.jsonl"))
     'gsm8k'
-    >>> _task_from_name(Path("samples_addition-choice.jsonl")), _task_from_name(Path("x.jsonl"))
-    ('addition-choice', None)
+    >>> _task_from_name(Path("run/lm-eval/samples_addition-choice.jsonl"))
+    'addition-choice'
+    >>> _task_from_name(Path("samples_gsm8k_student.jsonl")), _task_from_name(Path("x.jsonl"))
+    (None, None)
     """
     m = _SAMPLES_NAME.match(path.name)
-    return m["task"] if m else None
+    if not m or not (m["date"] or path.parent.name == "lm-eval"):
+        return None
+    return m["task"]
 
 
 def _zero_one(value) -> int | None:
