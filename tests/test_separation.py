@@ -166,6 +166,31 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_model_that_loads_but_cannot_score_the_task_exits_2_and_writes_nothing(
+        tiny_dir, smol_tokenizer, tmp_path):
+    """A teacher whose embeddings are smaller than its tokeniser's vocabulary loads, then fails
+    on the first item: refused in one line before the run folder exists."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    bad = tmp_path / "small-vocab"
+    LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=1, num_attention_heads=2,
+                                 num_key_value_heads=1)).save_pretrained(bad)
+    smol_tokenizer.save_pretrained(bad)
+    f = tmp_path / "s.yaml"
+    f.write_text(f"student: {tiny_dir}\nteachers: [{tiny_dir}@prune-0.3, {bad}]\n"
+                 "constructed: []\n")
+    r = runner.invoke(app, ["llm", "separation", str(f), "--quick", "--out",
+                            str(tmp_path / "run")])
+    assert r.exit_code == 2, r.output
+    assert f"model '{bad}' cannot score the task's items (IndexError" in r.output, r.output
+    last = r.output.strip().splitlines()[-1]  # (loading bars on stderr come before it)
+    assert last.startswith("error: model ") and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path):
     from deltatheory.llm.studies.separation import PREDICTORS, run
 

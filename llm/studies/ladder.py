@@ -435,13 +435,26 @@ def checkpoint_steps(steps: int, k: int) -> list[int]:
     return sorted({max(1, round(steps * (i + 1) / k)) for i in range(k)})
 
 
-def check_loadable(models: list[str]) -> None:
+def check_loadable(models: list[str], rows: list[dict] | None = None) -> None:
     """Load every model once (building derived rungs into the cache) before a run folder
-    exists, so a model that cannot be loaded is a one-line error with nothing half-written."""
+    exists, so a model that cannot be loaded is a one-line error with nothing half-written;
+    with ``rows`` (a few of the task's items), each model also scores them, so a model that
+    loads but cannot score the task (a tokeniser that does not fit its embeddings, a prompt
+    it cannot take) is refused the same way."""
+    from ..choice import choice_margins
     from ..models import load
 
     for m in models:
-        model, _ = load(m)
+        model, tok = load(m)
+        if rows:
+            try:
+                choice_margins(model, tok, rows, batch_size=len(rows), progress=False)
+            except DeltaTheoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — any failure here is the model's
+                first = (str(exc).strip().splitlines() or [""])[0][:160]
+                raise DeltaTheoryError(f"model {m!r} cannot score the task's items "
+                                       f"({type(exc).__name__}: {first})") from None
         del model
 
 
@@ -745,9 +758,9 @@ def run(config: LadderConfig, out: str | Path, *, progress=print) -> dict:
     The pipeline: teachers' labels → pair predictions → arms → per-pair aggregates →
     correlations, each step a function of the previous steps' outputs."""
     models = teachers(config)
-    check_loadable(models)
-    the_run = Run.open(out, to_dict(config), models=models, code_version=CODE_VERSION)
     items = StudyItems.of(config)
+    check_loadable(models, items.rows["test"][:2])
+    the_run = Run.open(out, to_dict(config), models=models, code_version=CODE_VERSION)
     scores = score_teachers(config, items, the_run.folder, progress=progress)
     predictions = predict(config, items, scores, the_run.folder, progress=progress)
     work = functools.partial(train_arm, config=config, items=items, scores=scores,

@@ -1081,10 +1081,10 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
         raise DeltaTheoryError(f"{out} is not a run folder of this study: --report summarises "
                                "an existing run; run the study first")
     specs = [config.student, *config.teachers]
-    ladder.check_loadable(specs)
+    items = Items.of(config)
+    ladder.check_loadable(specs, items.rows["test"][:2])
     the_run = Run.open(out, to_dict(config), models=specs, code_version=CODE_VERSION)
     folder = the_run.folder
-    items = Items.of(config)
     scores = score(config, items, folder, progress=progress)
     dropped: list[dict] = []
     cands = candidates(config, items, scores, dropped)
