@@ -200,9 +200,9 @@ def test_the_bridge_reads_what_the_project_measures(tiny_dir, tmp_path):
 def test_lm_evals_command_line_runs_the_written_tasks_and_the_bridge_reads_its_logs(
         tiny_dir, tmp_path):
     """The folder a run writes (lm-eval-tasks/) is a task folder for ``lm-eval run
-    --include_path``; the command line's own --log_samples file (samples_TASK_DATE.jsonl, in a
-    folder named after the model) joins with this command's on every item, with the same
-    labels."""
+    --include_path``, also after it was moved; the command line's own --log_samples file
+    (samples_TASK_DATE.jsonl, in a folder named after the model) joins with this command's on
+    every item, with the same labels."""
     import subprocess
     import sys
 
@@ -212,11 +212,16 @@ def test_lm_evals_command_line_runs_the_written_tasks_and_the_bridge_reads_its_l
                             "--tasks", "addition-choice", "--n", str(n), "--out", str(ours)])
     assert r.exit_code == 0, r.output
     cli = tmp_path / "cli"
+    moved = tmp_path / "elsewhere" / "tasks"  # a written task folder can be moved
+    moved.parent.mkdir()
+    (ours / "lm-eval-tasks").rename(moved)
+    assert str(tmp_path) not in (moved / "addition-choice.yaml").read_text()
     subprocess.run([sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args",
                     f"pretrained={tiny_dir},dtype=float32,add_bos_token=False", "--tasks",
-                    "addition-choice", "--include_path", str(ours / "lm-eval-tasks"),
+                    "addition-choice", "--include_path", str(moved),
                     "--log_samples", "--output_path", str(cli), "--device", "cpu",
                     "--batch_size", "8"], check=True, capture_output=True, text=True,
+                   cwd=tmp_path / "elsewhere",
                    env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     (logged,) = cli.rglob("samples_addition-choice_*.jsonl")
     mine = ours / "lm-eval" / "samples_addition-choice.jsonl"

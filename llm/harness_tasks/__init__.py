@@ -29,12 +29,14 @@ from pathlib import Path
 
 from deltatheory.errors import DeltaTheoryError
 
-__all__ = ["TEMPLATES", "FOLDER", "template_for", "documents", "write_task"]
+__all__ = ["TEMPLATES", "FOLDER", "LOADER", "template_for", "documents", "write_task"]
 
 FOLDER = Path(__file__).parent
 #: the shipped task definitions, by lm-eval task name
 TEMPLATES = {"addition-choice": FOLDER / "addition-choice.yaml",
              "arithmetic": FOLDER / "arithmetic.yaml"}
+#: copied beside every written task: reads its data relative to the task folder
+LOADER = FOLDER / "deltatheory_data.py"
 _GENERATION = ("arithmetic", "arithmetic-multiturn")
 
 
@@ -96,9 +98,11 @@ def write_task(folder: str | Path, task_name: str, rows: list[dict], tokenizer, 
                max_new_tokens: int = 256, cache_dir: str | Path | None = None) -> Path:
     """Write ``TASK.yaml`` and ``TASK.jsonl`` into ``folder``; returns the YAML's path.
 
-    The YAML is the shipped definition with the task's name, the absolute path of its data
-    file (and ``cache_dir`` for the datasets library's cache, when given) and, for generation,
-    ``max_gen_toks`` and the stop string of a plain transcript. Both files are written
+    The YAML is the shipped definition with the task's name, its data file named relative to
+    the folder (read by ``deltatheory_data.py``, copied beside it: the folder can be moved),
+    ``cache_dir`` for the datasets library's cache when given (relative too when it is inside
+    the folder), and, for generation,
+    ``max_gen_toks`` and the stop string of a plain transcript. Every file is written
     atomically. ``folder`` can be given to ``lm_eval --include_path`` as it is.
     """
     import yaml
@@ -113,9 +117,11 @@ def write_task(folder: str | Path, task_name: str, rows: list[dict], tokenizer, 
     data = folder / f"{task_name}.jsonl"
     cfg = yaml.safe_load(template.read_text())
     cfg["task"] = task_name
-    cfg["dataset_kwargs"]["data_files"] = {"test": str(data)}
-    if cache_dir is not None:
-        cfg["dataset_kwargs"]["cache_dir"] = str(Path(cache_dir).resolve())
+    cfg["dataset_kwargs"]["data_files"] = {"test": data.name}
+    if cache_dir is not None:  # inside the folder: relative to it, as the data
+        cache = Path(cache_dir).resolve()
+        cfg["dataset_kwargs"]["cache_dir"] = (cache.relative_to(folder).as_posix()
+                                              if cache.is_relative_to(folder) else str(cache))
     if cfg["output_type"] == "generate_until":
         cfg["generation_kwargs"]["max_gen_toks"] = int(max_new_tokens)
         if not chat:  # a base model's answer ends at the line break, as the project cuts it
@@ -123,8 +129,12 @@ def write_task(folder: str | Path, task_name: str, rows: list[dict], tokenizer, 
     docs = documents(task_name, rows, tokenizer, chat=chat)
     with atomic_path(data) as tmp:
         tmp.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+    loader = folder / LOADER.name
+    with atomic_path(loader) as tmp:
+        tmp.write_bytes(LOADER.read_bytes())
     path = folder / f"{task_name}.yaml"
     with atomic_path(path) as tmp:
         tmp.write_text(f"# written by deltatheory.llm.harness_tasks.write_task from "
-                       f"{template.name}\n" + yaml.safe_dump(cfg, sort_keys=False))
+                       f"{template.name}\n" + yaml.safe_dump(cfg, sort_keys=False)
+                       + f"custom_dataset: !function {LOADER.stem}.load\n")
     return path
