@@ -352,7 +352,7 @@ def _task_from_name(path: Path) -> str | None:
     (None, None)
     """
     m = _SAMPLES_NAME.match(path.name)
-    if not m or not (m["date"] or path.parent.name == "lm-eval"):
+    if not m or not (m["date"] or path.absolute().parent.name == "lm-eval"):
         return None
     return m["task"]
 

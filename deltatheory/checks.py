@@ -259,7 +259,9 @@ def _exponent(*, trials: int, spd: int, seed: int) -> dict:
     slopes = [np.polyfit(lk, np.log(row), 1)[0] for row in b[ok]]
     ci = [float(np.percentile(slopes, 2.5)), float(np.percentile(slopes, 97.5))] if len(
         slopes) > 40 else None
-    return {"dim": dim, "samples_per_dim": spd, "kappa": kappas, "predicted_best_gain": pred,
+    return {"dim": dim, "samples_per_dim": spd, "student": 0.8, "rejected": rejected,
+            "chosen": [rejected + float(dl) for dl in deltas],
+            "kappa": kappas, "predicted_best_gain": pred,
             "measured_gain": meas, "slope_closed_form": slope_pred, "slope_measured": slope_meas,
             "slope_measured_ci95": ci, "theory": 2.0}
 

@@ -446,11 +446,15 @@ def test_a_failed_build_leaves_the_previous_site_as_it_was(tmp_path):
 # ---- the checks page: drawn from the shipped output of `deltatheory check all`
 
 def test_checks_page_is_drawn_from_the_shipped_check():
-    """Every row of the shipped check is on the page, its closed-form columns are what the
-    closed forms give today (so a change to them cannot leave the page stale), and the headline's
-    "all N configurations" holds in the file."""
+    """Every row of the shipped check is on the page; its closed-form columns (κ, λ, the ray's
+    gain at λ, P[C1] exact and Gaussian, the exact threshold) are what the closed forms give
+    today, so a change to them cannot leave the page stale; the headline's "all N
+    configurations" and "d ≈ …" hold in the file."""
     from deltatheory.checks import THEOREM_CONFIGS
+    from deltatheory.closed_forms import ray_alignment
+    from deltatheory.corollary import p_c1_exact, p_c1_gaussian
     from deltatheory.docs import _checks
+    from deltatheory.geometry import alignment_to_accuracy
 
     page = _site.expand_page((ROOT / "docs" / "checks.md").read_text(encoding="utf-8"),
                              "checks.md", ROOT)
@@ -462,11 +466,25 @@ def test_checks_page_is_drawn_from_the_shipped_check():
     for c, (_, g, _) in zip(th["configs"], THEOREM_CONFIGS, strict=True):
         p = dt.predict(g)
         assert c["kappa"] == pytest.approx(float(p.kappa), abs=1e-12)
+        if c["lambda_is_star"]:
+            assert c["lambda"] == pytest.approx(float(p.lambda_star), rel=1e-12)
+        a0 = float(alignment_to_accuracy(p.alpha_student))
+        ray = float(alignment_to_accuracy(ray_alignment(g, c["lambda"]))) - a0
+        assert c["predicted_gain_at_lambda"] == pytest.approx(ray, abs=1e-12)
         lo, hi = c["measured_gain"]["ci95"]
         assert f"[{100 * lo:+.3f}, {100 * hi:+.3f}]" in page
-    assert co["d_min_exact"] == dt.min_dimension(0.8, 0.7, 0.6, quantile=0.9)
+    args = (co["student"], co["chosen"], co["rejected"])
+    for r in co["rows"]:
+        assert r["p_c1_exact"] == pytest.approx(float(p_c1_exact(*args, r["dim"])), abs=1e-9)
+        assert r["p_c1_gaussian"] == pytest.approx(float(p_c1_gaussian(*args, r["dim"])),
+                                                   abs=1e-12)
+        assert f"| {r['dim']} | {r['p_c1_exact']:.4f} |" in page
+    assert co["d_min_exact"] == dt.min_dimension(*args, quantile=co["quantile"])
     assert f"**d = {co['d_min_exact']}**" in page
-    assert all(f"| {r['dim']} | {r['p_c1_exact']:.4f} |" in page for r in co["rows"])
+    d_sgd = _checks.sgd_dimension(co)
+    assert f"only from d ≈ {d_sgd}" in page
+    (answer,) = [a for q, a, w in _studies.headline_rows(ROOT) if "Corollary 6.2" in q]
+    assert answer.endswith(f"finite-sample SGD needs d ≈ {d_sgd}")
 
 
 def test_checks_page_refuses_a_quick_or_missing_check(tmp_path):
@@ -482,3 +500,20 @@ def test_checks_page_refuses_a_quick_or_missing_check(tmp_path):
         _checks.render(tmp_path, "theorem")
     with pytest.raises(DeltaTheoryError, match="docs:checks needs one of"):
         _checks.render(ROOT, "nonsense")
+    c = json.loads((ROOT / _checks.RESULTS / "check_corollary.json").read_text())
+    c["chosen"] = 0.75  # `check corollary --chosen 0.75 --out docs/results`: not check all's
+    (tmp_path / _checks.RESULTS / "check_corollary.json").write_text(json.dumps(c))
+    with pytest.raises(DeltaTheoryError, match="not check all's corollary"):
+        _checks.render(tmp_path, "corollary")
+
+
+def test_checks_findings_say_what_the_numbers_say():
+    """The generated sentences follow the numbers: a gain not resolved from the ray's value is
+    not called "below" it, and an exponent SGD could not fit is said to be missing."""
+    from deltatheory.docs import _checks
+
+    c = {"c1": True, "predicted_gain_at_lambda": 0.002,
+         "measured_gain": {"mean": 0.0021, "ci95": [0.0019, 0.0023]}}
+    assert "not resolved" in _checks._shortfall([c])
+    below = {**c, "measured_gain": {"mean": 0.0019, "ci95": [0.00185, 0.00195]}}
+    assert "In 1 of the 2 the SGD gain sits 5.0 % below" in _checks._shortfall([below, c])

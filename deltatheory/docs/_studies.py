@@ -23,6 +23,8 @@ import numpy as np
 
 from deltatheory.errors import DeltaTheoryError
 
+from . import _checks
+
 __all__ = ["Study", "find_studies", "renderers", "headline_table", "repository_link",
            "progress", "ORDER", "SECTIONS"]
 
@@ -308,13 +310,14 @@ def headline_rows(root: Path) -> list[tuple[str, str, str]]:
     dpo = bold["dpo-3-over-2"]
     _, dolci = arms("dolci_delta")
     d64 = dt.min_dimension(0.8, 0.7, 0.6, quantile=0.9)
+    d_sgd = _checks.sgd_dimension(_checks.load(root, "corollary"))  # shipped `check all`
     return [
         ("Does SGD in the logistic model do what Theorem 6.1 says?",
          f"Yes, in all {len(THEOREM_CONFIGS)} configurations of `deltatheory check all`: a gain "
          "where C1 holds, a loss where it fails, the controls as predicted", "checks"),
         ("How large must d be for C1 in 90 % of random 80/70/60 pairs (Corollary 6.2)?",
          f"d = {d64} exactly (the paper's d > 2000 holds, {2000 / d64:.0f}× conservative); "
-         "finite-sample SGD needs d ≈ 500", "checks"),
+         f"finite-sample SGD needs d ≈ {d_sgd}", "checks"),
         ("Does DPO on pairs of two weaker teachers lift a real model?",
          f"Yes: SmolLM2-135M gained {_points(min(weak_gains))} to {_points(max(weak_gains))} "
          f"points, {_every(weak_gains, 'pairs of two pruned teachers both weaker than itself')}",

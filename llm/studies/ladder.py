@@ -451,10 +451,10 @@ def check_loadable(models: list[str], rows: list[dict] | None = None) -> None:
                 choice_margins(model, tok, rows, batch_size=len(rows), progress=False)
             except DeltaTheoryError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — any failure here is the model's
+            except Exception as exc:  # noqa: BLE001 — reported with its type; cause kept
                 first = (str(exc).strip().splitlines() or [""])[0][:160]
                 raise DeltaTheoryError(f"model {m!r} cannot score the task's items "
-                                       f"({type(exc).__name__}: {first})") from None
+                                       f"({type(exc).__name__}: {first})") from exc
         del model
 
 
