@@ -198,6 +198,12 @@ def test_a_study_link_to_nothing_or_an_unknown_block_is_an_error(tmp_path):
                     "[cfg](../configs/separation.yaml) and [p](PROTOCOL.md)")
     assert {"studies/configs/separation.yaml", "studies/separation/PROTOCOL.md"} <= set(
         pages.files)
+    # a README in a study's sub-folder is carried as a page with its own links rewritten
+    pages.relink("[quick](gemma-quick/README.md)", "experiments/results/separation/README.md",
+                 "studies/separation/index.md")
+    nested = pages.files["studies/separation/gemma-quick/README.md"]
+    assert "](../../configs/separation_gemma.yaml)" in nested
+    assert "studies/configs/separation_gemma.yaml" in pages.files
     with pytest.raises(DeltaTheoryError, match="unknown generated block 'docs:nope'"):
         expand("a\n<!-- docs:nope -->\n<!-- /docs -->", {}, where="x")
     with pytest.raises(DeltaTheoryError, match="not closed"):

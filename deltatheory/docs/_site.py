@@ -106,7 +106,9 @@ class _Pages:
         if site in self.files:
             return
         path = self.root / repo_rel
-        if site.endswith(".md") and not repo_rel.endswith("README.md"):
+        if site.endswith(".md") and not site.endswith("index.md"):  # a study's own README
+            # is its page (made by study_page); any other Markdown, a nested README included,
+            # is carried with its links rewritten
             self.files[site] = ""  # placeholder against cycles
             self.files[site] = self.relink(path.read_text(encoding="utf-8"), repo_rel, site)
         elif not site.endswith("index.md"):
