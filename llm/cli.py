@@ -457,12 +457,16 @@ def separation_cmd(config: Annotated[Path | None, typer.Argument(
                    report: Annotated[bool, typer.Option(
                        "--report", help="Train nothing: summarise the arms finished so far "
                        "(a partial study says how many of how many).")] = False,
+                   seeds: Annotated[int | None, typer.Option(
+                       "--seeds", metavar="N", help="Plan and report only the first N (at "
+                       "least 2) of the registered setting's DPO seeds: the protocol's stop "
+                       "decided by time alone; the pre-registration stays as it is.")] = None,
                    as_json: Json = False):
     _ready()
     from .studies import separation
 
     res, folder = _run_study(separation, config or separation.STUDY, quick, out, None,
-                             report_only=report)
+                             report_only=report, max_seeds=seeds)
     if "preregistered" in res:
         text = (f"pre-registration written to {res['preregistered']} ({len(res['pairs'])} "
                 "pairs): commit it, then run the same command again to train")

@@ -253,6 +253,10 @@ def test_separation_progress_counts_finished_arms(tmp_path):
     (folder / "run/arms" / f"{first}.dpo.s1").mkdir()  # in flight: no metrics.json yet
     assert _studies.progress(study) == (2, 166)
     assert "in progress, 2 of 166 study arms finished" in _studies.progress_line(study)
+    # a summary that ran the first four seeds (--seeds 4) plans 20 × 4 DPO + 40 SFT + reversed
+    (folder / "run/separation.json").write_text(json.dumps({"dpo_seeds_run": [0, 1, 2, 3]}))
+    n_rev = sum(p["reversed_control"] for p in reg["pairs"])
+    assert _studies.progress(study) == (2, 20 * 4 + 40 + n_rev) == (2, 126)
 
 
 # --------------------------------------------------------------------------- the README

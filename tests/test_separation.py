@@ -263,6 +263,14 @@ def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path)
     # removed it says the study is partial
     rep = run(cfg, out, progress=msgs2.append, report_only=True)
     assert rep["pairs"] == s["pairs"] and rep["complete"]
+    # --seeds N: the first N registered DPO seeds (here all); out of range, one line
+    rep = run(cfg, out, progress=lambda m: None, report_only=True, max_seeds=2)
+    assert rep["complete"] and rep["dpo_seeds_run"] == rep["dpo_seeds_registered"] == [0, 1]
+    assert "stopped by time" not in (out / "separation.md").read_text()
+    for bad, msg in ((3, "more than the registered setting's 2 DPO seeds"),
+                     (1, "at least 2"), (True, "at least 2")):
+        with pytest.raises(DeltaTheoryError, match=msg):
+            run(cfg, out, progress=lambda m: None, report_only=True, max_seeds=bad)
     import shutil
     last = s["arms"][-1]
     shutil.rmtree(out / "arms" / last["arm"])
@@ -322,6 +330,22 @@ def test_preregistration_is_written_then_enforced(tiny_dir, tmp_path, monkeypatc
     reg_path.unlink()
     with pytest.raises(DeltaTheoryError, match="no pre-registration"):
         separation.run(cfg, tmp_path / "run", progress=lambda m: None, report_only=True)
+
+
+def test_a_study_stopped_after_some_seeds_says_so():
+    """With --seeds N below the registered count the plan ends after seed N (seed-major
+    order, reversed controls included) and the summary's Markdown names the stop."""
+    from deltatheory.llm.studies.separation import arms, markdown
+
+    pairs = [{"pair": f"p{i}", "chosen": "a", "rejected": "b", "reversed_control": i == 0}
+             for i in range(3)]
+    full, four = arms(None, pairs, [0, 1, 2, 3, 4, 5]), arms(None, pairs, [0, 1, 2, 3])
+    assert full[:len(four)] == four and {a["seed"] for a in four if a["kind"] == "dpo"} == {
+        0, 1, 2, 3}
+    assert sum(a["kind"] == "reversed" for a in four) == 1
+    text = markdown({"complete": True, "dpo_seeds_registered": [0, 1, 2, 3, 4, 5],
+                     "dpo_seeds_run": [0, 1, 2, 3], "accuracy": {}, "pairs": []})
+    assert "DPO seeds: the first 4 of the 6 registered (0, 1, 2, 3; stopped by time" in text
 
 
 def test_analysis_answers_from_pair_records():

@@ -186,12 +186,18 @@ def precision_tables(study: Study, args: str = "") -> str:
 # --------------------------------------------------------------------------- separation
 def progress(study: Study) -> tuple[int, int]:
     """(finished, planned) study arms of the pre-registered separation study: the planned arms
-    are the registered pairs × the registered setting (the study's own arm list), a finished
-    one has its ``run/arms/<arm>/metrics.json``."""
+    are the registered pairs × the registered setting's DPO seeds — or the seeds its last
+    summary ran (``run/separation.json``, ``dpo_seeds_run``: the protocol's stop after four
+    seeds) — in the study's own arm list; a finished one has its
+    ``run/arms/<arm>/metrics.json``."""
     from deltatheory.llm.studies.separation import arms
 
     reg = study.json("preregistration.json")
-    planned = [a["name"] for a in arms(None, reg["pairs"], reg["setting"]["seeds"])]
+    seeds = reg["setting"]["seeds"]
+    summary = study.folder / "run" / "separation.json"
+    if summary.is_file():
+        seeds = json.loads(summary.read_text(encoding="utf-8")).get("dpo_seeds_run") or seeds
+    planned = [a["name"] for a in arms(None, reg["pairs"], seeds)]
     done = sum((study.folder / "run" / "arms" / n / "metrics.json").is_file() for n in planned)
     return done, len(planned)
 

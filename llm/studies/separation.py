@@ -1069,14 +1069,22 @@ def analyse(summary: dict) -> dict:
 
 # --------------------------------------------------------------------------- the run
 def run(config: SeparationConfig, out: str | Path, *, progress=print,
-        report_only: bool = False) -> dict:
+        report_only: bool = False, max_seeds: int | None = None) -> dict:
     """Run the study into ``out`` (resumable per arm). Returns the summary, or, when this call
     wrote the pre-registration outside ``--quick``, ``{"preregistered": path, …}`` without
     training: commit the file, then run again.
 
     ``report_only``: train nothing; summarise the arms finished so far (the summary says how
     many of how many: ``complete``), after the same checks of the run folder and the
-    pre-registration."""
+    pre-registration.
+
+    ``max_seeds``: plan (and report) only the first ``max_seeds`` DPO seeds of the registered
+    setting — the protocol's stop after the fourth seed, decided by time alone; the
+    pre-registration is unchanged and the summary records both seed lists."""
+    if max_seeds is not None and (isinstance(max_seeds, bool) or not isinstance(max_seeds, int)
+                                  or max_seeds < 2):
+        raise DeltaTheoryError(f"--seeds {max_seeds!r} must be a whole number of at least 2 "
+                               "(a pair's seed spread needs two seeds)")
     if report_only and not (Path(out) / "config.json").exists():
         raise DeltaTheoryError(f"{out} is not a run folder of this study: --report summarises "
                                "an existing run; run the study first")
@@ -1107,7 +1115,11 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
         progress(f"pre-registration written to {path}: commit it, then run again to train")
         return {"preregistered": str(path), "pairs": [p["pair"] for p in pairs],
                 "setting": reg["setting"]["train"], "seeds": seeds}
-    plan = arms(config, pairs, seeds)
+    if max_seeds is not None and max_seeds > len(seeds):
+        raise DeltaTheoryError(f"--seeds {max_seeds} is more than the registered setting's "
+                               f"{len(seeds)} DPO seeds ({', '.join(map(str, seeds))})")
+    seeds_run = seeds[:max_seeds] if max_seeds is not None else list(seeds)
+    plan = arms(config, pairs, seeds_run)
     if report_only:
         results = [json.loads(f.read_text()) for a in plan
                    if (f := the_run.arm_folder(a["name"]) / "metrics.json").exists()]
@@ -1120,6 +1132,7 @@ def run(config: SeparationConfig, out: str | Path, *, progress=print,
                "preregistration": str(path), "noise": noise,
                "complete": len(results) == len(plan),
                "arms_finished": len(results), "arms_planned": len(plan),
+               "dpo_seeds_registered": list(seeds), "dpo_seeds_run": seeds_run,
                "pairs": aggregate(config, before, reg, results),
                "kappa_validation": kappa_on_validation(config, items, scores, reg),
                "arms": [{k: v for k, v in a.items() if k != "correct_after"} for a in results],
@@ -1158,6 +1171,10 @@ def markdown(s: dict) -> str:
     lines = [] if s.get("complete", True) else [
         f"**Partial: {s['arms_finished']} of {s['arms_planned']} arms finished.** Pairs with "
         "fewer than two DPO seeds have no interval and are left out of the correlations.", ""]
+    reg, ran = s.get("dpo_seeds_registered"), s.get("dpo_seeds_run")
+    if reg and ran and len(ran) < len(reg):
+        lines += [f"DPO seeds: the first {len(ran)} of the {len(reg)} registered "
+                  f"({', '.join(map(str, ran))}; stopped by time, as the protocol allows).", ""]
     lines += ["Held-out accuracy (test items) before training:", "",
              "| teacher | family | accuracy [95 % CI] |", "|---|---|---|"]
     for m, a in s["accuracy"].items():
