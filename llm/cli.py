@@ -275,7 +275,10 @@ def eval_cmd(model: Model, task: Annotated[str | None, typer.Option(
                       "(default all).")] = None,
              max_new_tokens: Annotated[int | None, typer.Option(
                  help=f"Generation only (default {_G.max_new_tokens}); refused for a choice "
-                      "task, which generates nothing.")] = None,
+                      "task, which generates nothing. With --harness lm-eval it caps the "
+                      "generation tasks (arithmetic, lm-eval's generate_until tasks); "
+                      "log-likelihood tasks (addition-choice, multiple choice) generate "
+                      "nothing and ignore it.")] = None,
              batch_size: Annotated[int | None, typer.Option(
                  help=f"Prompts per batch (default {_G.batch_size} when generating, "
                       f"{_CHOICE_BATCH} when scoring a choice task, as the studies do; "

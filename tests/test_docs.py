@@ -314,7 +314,14 @@ def test_headline_verdicts_hold_for_the_shipped_results():
     assert sp["kappa"]["ci95"][0] <= sp["accuracy_gap"]["rho"] <= sp["kappa"]["ci95"][1]
     assert sp["kappa"]["rho"] <= sp["accuracy_gap"]["rho"]
     reg = json.loads((base / "separation" / "preregistration.json").read_text())
-    assert f"({len(reg['pairs'])} pairs," in answers["separation"][0]
+    summary = json.loads((base / "separation" / "run" / "separation.json").read_text())
+    done, total = _studies.progress(_studies.Study(base / "separation"))
+    if summary["complete"] and done == total:  # H1's word follows its interval
+        lo = summary["partial"]["kappa_given_gap"]["ci95"][0]
+        assert answers["separation"][0].startswith("Yes:" if lo > 0 else "Not measurably:")
+    else:
+        assert answers["separation"][0].endswith("running")
+        assert f"({len(reg['pairs'])} pairs," in answers["separation"][0]
     assert f"all {len(THEOREM_CONFIGS)} configurations" in answers["checks"][0]
 
     def arms(name):
@@ -527,3 +534,49 @@ def test_checks_findings_say_what_the_numbers_say():
     assert "not resolved" in _checks._shortfall([c])
     below = {**c, "measured_gain": {"mean": 0.0019, "ci95": [0.00185, 0.00195]}}
     assert "In 1 of the 2 the SGD gain sits 5.0 % below" in _checks._shortfall([below, c])
+
+
+def _separation_folder(tmp_path, complete: bool, lo: float):
+    """A separation study folder with one registered pair, seed 0, its DPO arm finished, and a
+    summary that is (or is not) complete with the partial correlation's lower bound ``lo``."""
+    from deltatheory.llm.studies.separation import arms
+
+    real = ROOT / "experiments" / "results" / "separation"
+    reg = json.loads((real / "preregistration.json").read_text())
+    reg["pairs"] = reg["pairs"][:1]
+    reg["setting"]["seeds"] = [0]
+    folder = tmp_path / "separation"
+    (folder / "run").mkdir(parents=True)
+    (folder / "preregistration.json").write_text(json.dumps(reg))
+    for arm in arms(None, reg["pairs"], [0]):
+        (folder / "run" / "arms" / arm["name"]).mkdir(parents=True)
+        (folder / "run" / "arms" / arm["name"] / "metrics.json").write_text("{}")
+    part = {"rho": 0.3, "ci95": [lo, 0.7], "n": 20}
+    signs = {"kappa": {"right": 5, "n": 9}, "accuracy_gap": {"right": 7, "n": 9}}
+    (folder / "run" / "separation.json").write_text(json.dumps(
+        {"complete": complete, "dpo_seeds_run": [0], "partial": {"kappa_given_gap": part},
+         "signs_where_they_disagree": signs}))
+    return _studies.Study(folder), reg
+
+
+@pytest.mark.parametrize("complete, lo, start", [
+    (True, 0.05, "Yes: "), (True, -0.05, "Not measurably: "), (True, 0.0, "Not measurably: "),
+    (False, 0.05, "Pre-registered (1 pairs")])
+def test_separation_headline_says_yes_only_when_h1_interval_clears_zero(tmp_path, complete, lo,
+                                                                        start):
+    study, reg = _separation_folder(tmp_path, complete, lo)
+    answer = _studies.separation_answer(study, reg)
+    assert answer.startswith(start), answer
+    if complete:
+        assert f"+0.30 [{lo:+.2f}, +0.70] over 20 pairs" in answer
+        assert "κ had the gain's sign right on 5 of 9 pairs, the gap on 7 of 9" in answer
+
+
+def test_separation_headline_counts_missing_arms_even_when_the_summary_says_complete(tmp_path):
+    study, reg = _separation_folder(tmp_path, True, 0.05)
+    for m in (study.folder / "run" / "arms").glob("*/metrics.json"):
+        m.unlink()
+        break
+    done, total = _studies.progress(study)
+    assert done == total - 1
+    assert _studies.separation_answer(study, reg).endswith("; running")

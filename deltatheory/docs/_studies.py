@@ -280,6 +280,27 @@ def _every(gains: list[float], pairs: str = "pairs") -> str:
             f"in {up} of the {len(gains)} {pairs}")
 
 
+def separation_answer(study: Study, registered: dict) -> str:
+    """The headline's separation answer: "running" while arms are missing (how many is on the
+    study's page, so the front page does not change with every arm); once its
+    summary (``run/separation.json``) is complete, H1's verdict — "Yes" only when the partial
+    rank correlation of κ with the gain given the gap has a 95 % interval above 0 — with the
+    sign counts where κ and the gap disagree (H2)."""
+    done, total = progress(study)
+    path = study.folder / "run" / "separation.json"
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if summary is None or not summary.get("complete") or done != total:
+        return (f"Pre-registered ({len(registered['pairs'])} pairs, predictions committed "
+                "before training); running")  # the count is on the study's page
+    part = summary["partial"]["kappa_given_gap"]
+    signs = summary["signs_where_they_disagree"]
+    k, g = signs["kappa"], signs["accuracy_gap"]
+    verdict = "Yes" if part["ci95"][0] > 0 else "Not measurably"
+    return (f"{verdict}: κ's partial rank correlation with the DPO gain given the gap "
+            f"{_rho(part)} over {part['n']} pairs; where the two disagree, κ had the gain's "
+            f"sign right on {k['right']} of {k['n']} pairs, the gap on {g['right']} of {g['n']}")
+
+
 def headline_rows(root: Path) -> list[tuple[str, str, str]]:
     """(question, answer, where) for the front page: each answer computed from the shipped
     results (the two theory rows from the closed forms, the checks' configurations and the
@@ -335,9 +356,7 @@ def headline_rows(root: Path) -> list[tuple[str, str, str]]:
          f"Not here: SFT on the chosen teacher's answers gained {_points(min(sft))} to "
          f"{_points(max(sft))} points, {_every(sft)}", "ladder"),
         ("Does κ tell more than the gap where the two disagree?",
-         f"Pre-registered ({len(registered['pairs'])} pairs, predictions committed before "
-         "training); running",
-         "separation"),
+         separation_answer(Study(base / "separation"), registered), "separation"),
         ("Is the paper's bold-sections warm-up reproduced?",
          f"No: DPO 3 > 2 sections changed the mean by {dpo['change']:+.2f} "
          f"[{dpo['change_ci95'][0]:+.2f}, {dpo['change_ci95'][1]:+.2f}] sections per answer",
