@@ -32,7 +32,7 @@ import sys
 
 import numpy as np
 
-from ._common import PALETTE, figure, label_panels, script_main, shipped_study
+from ._common import PALETTE, label_panels, script_main, shipped_study
 
 NAME = "fig9_separation_study"
 TITLE = "The separation study: κ against the accuracy gap as predictors of the DPO gain"
@@ -101,6 +101,19 @@ def _legend(ax):
               fontsize=4.5)
 
 
+def _panels(rows: int, height: float):
+    """One column of ``rows`` panels, each in its own subfigure, so that panel (c)'s long
+    predictor names widen only its own left margin instead of narrowing every panel."""
+    import matplotlib.pyplot as plt
+
+    from ._common import COLUMN_WIDTH, STYLE
+
+    with plt.rc_context(STYLE):
+        fig = plt.figure(figsize=(COLUMN_WIDTH, height * rows), layout="constrained")
+        axes = [sub.subplots() for sub in fig.subfigures(rows, 1)]
+    return fig, axes
+
+
 def _rho_text(r: dict) -> str:
     if r.get("rho") is None:
         return "n/a"
@@ -110,7 +123,7 @@ def _rho_text(r: dict) -> str:
 
 def plot(data: dict):
     pairs = data["pairs"]  # each with its transfer group (the study's analysis sets it)
-    fig, axes = figure(5, height=2.0)
+    fig, axes = _panels(5, height=2.0)
     status = ("" if data.get("complete", True) else
               f"partial: {data['arms_finished']} of {data['arms_planned']} arms\n")
 
@@ -152,7 +165,7 @@ def plot(data: dict):
     ax.axvline(0, color=PALETTE["black"], lw=0.6)
     ax.set_yticks(yy, [label for label, _ in rows], fontsize=5)
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel("Spearman ρ with the DPO gain (CI: pairs, seeds, items; grey: pairs only)")
+    ax.set_xlabel("Spearman ρ with the DPO gain\n(CI: pairs, seeds, items; grey: pairs only)")
 
     # (d) §5: SFT on all chosen answers against DPO, by the chosen teacher's strength
     ax = axes[3]
@@ -175,7 +188,7 @@ def plot(data: dict):
     ax.axvline(0, color=PALETTE["black"], lw=0.6, ls=":")
     ax.set_xlabel("chosen teacher − student accuracy (pts)")
     ax.set_ylabel("gain (pts)")
-    ax.legend(loc="best", fontsize=5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=4.5)
 
     # (e) κ on the validation items against the registered κ
     ax = axes[4]

@@ -233,6 +233,8 @@ def test_generated_tables_equal_what_the_runs_wrote():
         if (s.folder / "ladder.md").is_file():
             assert _studies.ladder_tables(s) == (s.folder / "ladder.md").read_text()
             assert _studies.precision_tables(s) == (s.folder / "precision.md").read_text()
+        if (s.folder / "run" / "separation.md").is_file():
+            assert _studies.separation_tables(s) == (s.folder / "run/separation.md").read_text()
         if (s.folder / "section_counts.md").is_file():
             md = (s.folder / "section_counts.md").read_text()
             assert _studies.section_counts(s).split("\n", 1)[1] == md.split("\n", 1)[1]

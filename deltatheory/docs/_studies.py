@@ -202,6 +202,14 @@ def progress(study: Study) -> tuple[int, int]:
     return done, len(planned)
 
 
+def separation_tables(study: Study, args: str = "") -> str:
+    """The separation study's summary, exactly as its last report wrote ``run/separation.md``
+    (partial while arms are missing: the summary says how many had finished)."""
+    from deltatheory.llm.studies.separation import markdown
+
+    return markdown(study.json(args or "run/separation.json"))
+
+
 def progress_line(study: Study, args: str = "") -> str:
     done, total = progress(study)
     state = "finished" if done == total else "in progress"
@@ -249,6 +257,7 @@ RENDERERS: dict[str, Callable[[Study, str], str]] = {
     "selection": selection, "section-counts": section_counts, "ladder": ladder_tables,
     "precision": precision_tables,
     "progress": progress_line, "preregistration": preregistration_table,
+    "separation": separation_tables,
     "hypotheses": hypotheses,
 }
 
