@@ -34,7 +34,8 @@ from .rng import generator
 __all__ = ["Z95", "mean_ci", "percentile_ci", "bootstrap_ci", "paired_diff_ci",
            "seeds_items_ci", "ci_variance", "gain_se", "pooled_seed_variance", "welch_ci",
            "one_seed_ci", "Recovered", "gap_recovered", "Spearman", "spearman_ci",
-           "partial_spearman_ci", "sign_agreement", "heterogeneity_of_seed_variance"]
+           "partial_spearman_ci", "sign_agreement", "paired_sign_test",
+           "heterogeneity_of_seed_variance"]
 
 Z95 = 1.959963984540054
 
@@ -441,6 +442,27 @@ def sign_agreement(predicted, observed, observed_ci95=None) -> dict:
                      for ci in observed_ci95])
     k, m = int((np.sign(p)[side != 0] == side[side != 0]).sum()), int((side != 0).sum())
     return {**out, "n_resolved": m, "right_resolved": k, **_share(k, m, "_resolved")}
+
+
+def paired_sign_test(right_a, right_b) -> dict:
+    """Which of two predictors gets more signs right on the same points: the exact McNemar test
+    (a two-sided binomial test with p = 1/2 on the discordant points, where exactly one of the
+    two is right). Points both get right, or both wrong, say nothing about which is better.
+    ``p_exact`` is None without a discordant point.
+
+    >>> t = paired_sign_test([1, 1, 0, 1, 1, 1], [0, 0, 0, 1, 0, 0])
+    >>> t["a_only"], t["b_only"], round(t["p_exact"], 4)  # 4 of 4 discordant: 2 · (1/2)⁴
+    (4, 0, 0.125)
+    """
+    from scipy import stats
+
+    a, b = np.asarray(right_a, dtype=bool), np.asarray(right_b, dtype=bool)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"right_a and right_b need one flag per point, not shapes {a.shape} "
+                         f"and {b.shape}")
+    k, m = int((a & ~b).sum()), int((b & ~a).sum())
+    p = float(stats.binomtest(k, k + m).pvalue) if k + m else None
+    return {"n": len(a), "a_only": k, "b_only": m, "p_exact": p}
 
 
 def _share(k: int, n: int, tag: str) -> dict:

@@ -355,13 +355,15 @@ def test_analysis_answers_from_pair_records():
 
     rng = np.random.default_rng(1)
     pairs = []
+    chosen = ["a", "b", "c", "d"]  # every chosen teacher is shared by many pairs
     n = 200  # the partial correlation's sampling sd is about 1/sqrt(n - 3) = 0.07
     for i in range(n):
         gap = float(rng.uniform(0, 0.3))
         kappa = float(gap + rng.normal(0, 0.1))
         gain = 0.3 * gap + float(rng.normal(0, 0.02))
         per = [gain + 0.003, gain - 0.003]
-        pairs.append({"pair": f"p{i}", "kappa": kappa, "accuracy_gap": gap,
+        pairs.append({"pair": f"p{i}", "chosen": chosen[i % 4], "kappa": kappa,
+                      "accuracy_gap": gap, "opposite_signs": kappa < 0,
                       "families": ["m", "m"] if i < n // 2 else ["m", "other"],
                       "disagree": kappa < 0, "dpo_gain": gain, "dpo_gain_per_seed": per,
                       "dpo_gain_ci95": [gain - 0.01, gain + 0.01],
@@ -369,7 +371,11 @@ def test_analysis_answers_from_pair_records():
                       # weaker chosen teachers (odd i): SFT on all their answers hurts
                       "chosen_minus_student": -0.05 if i % 2 else 0.05,
                       "sft_all_gain": -0.05 if i % 2 else 0.02,
-                      "sft_all_gain_ci95": [-0.06, -0.04] if i % 2 else [0.01, 0.03]})
+                      "sft_all_gain_ci95": [-0.06, -0.04] if i % 2 else [0.01, 0.03],
+                      "sft_all_minus_dpo_items_var": 1e-5})
+    pairs[-1]["dpo_gain_se"], pairs[-1]["dpo_gain_df"] = 0.5, 2.0  # one gain known to ±1.4
+    pairs[-1].pop("sft_all_minus_dpo_items_var")  # no paired variance: no amended interval
+    pairs[-1]["dpo_gain_ci95"] = [pairs[-1]["dpo_gain"] - 1.4, pairs[-1]["dpo_gain"] + 1.4]
     s = analyse({"config": {"items": {"test": 2000}, "bootstrap": 500, "seed": 0,
                             "student": "m"}, "pairs": pairs})
     assert s["spearman"]["accuracy_gap"]["rho"] > 0.7
@@ -381,10 +387,39 @@ def test_analysis_answers_from_pair_records():
     for key in ("kappa", "accuracy_gap"):
         assert d[key]["right"] == sum(np.sign(p[key]) == np.sign(p["dpo_gain"]) != 0
                                       for p in dis)
+    opp = [p for p in dis if p["opposite_signs"]]
+    assert s["signs_where_they_disagree_opposite"]["kappa"]["n"] == len(opp) > 0
+    t = s["sign_test"]["disagree"]  # κ < 0 < gap on these pairs: exactly one is right
+    assert (t["a_only"], t["b_only"]) == (sum(p["dpo_gain"] < 0 for p in dis),
+                                          sum(p["dpo_gain"] > 0 for p in dis))
+    assert t["a_only"] + t["b_only"] == len(dis) and t["p_exact"] < 0.05
+    # H3: the last pair (weaker chosen, odd i) lacks the paired item variance: no amended
+    # interval, and it is left out of the counts rather than given an unpaired one
+    assert "sft_all_minus_dpo_ci95" not in pairs[-1] and "sft_all_minus_dpo" in pairs[-1]
+    weaker = [p for p in pairs[:-1] if p["chosen_minus_student"] < 0]
     c = s["sft_all_contrast"]
-    assert c["n"] == n // 2 and c["sft_all_hurts"] == n // 2
-    assert c["sft_all_below_dpo"] == sum(p["sft_all_minus_dpo_ci95"][1] < 0 for p in pairs
-                                         if p["chosen_minus_student"] < 0) > 0
+    assert c["n"] == len(weaker) == n // 2 - 1 and c["sft_all_hurts"] == len(weaker)
+    p = weaker[0]  # the amended interval: paired items, SFT-all's seed, the DPO seeds' mean
+    from deltatheory.stats import welch_ci
+    sv = s["seed_variance"]
+    assert p["sft_all_minus_dpo_ci95"] == pytest.approx(welch_ci(
+        p["sft_all_gain"] - p["dpo_gain"], [(1e-5, 1999), (sv["variance"], sv["df"]),
+                                            (np.var(p["dpo_gain_per_seed"], ddof=1) / 2, 1)]))
+    below = [q["sft_all_minus_dpo_ci95"][1] < 0 for q in weaker]
+    helps = [q["dpo_gain_ci95"][0] > 0 for q in weaker]
+    assert c["sft_all_below_dpo"] == sum(below) > 0
+    assert c["all_three"] == sum(b and h for b, h in zip(below, helps)) > 0
+    assert c["n_chosen"] == 2 and set(c["sft_all_runs"]) == {"b", "d"}  # odd i: b and d
+    assert c["sft_all_hurts_chosen"] == 2
+    assert s["median_half_width"] == pytest.approx(0.01)  # the table's intervals, ±0.01
+    assert len(s["seed_variance"]["pairs"]) == n
+    # the redraw uses each gain's se: one gain known to ±1.4 widens nothing over pairs alone,
+    # so make every gain that uncertain and the noisy interval must widen
+    wide = [{**q, "dpo_gain_se": 0.5, "dpo_gain_df": 2.0} for q in pairs]
+    w = analyse({"config": {"items": {"test": 2000}, "bootstrap": 500, "seed": 0,
+                            "student": "m"}, "pairs": wide})["spearman"]["accuracy_gap"]
+    assert w["rho"] == s["spearman"]["accuracy_gap"]["rho"]
+    assert w["ci95"][0] < w["ci95_pairs_only"][0] - 0.3
     t = s["transfer"]["own_to_other_family"]["accuracy_gap"]
     assert t["n_fit"] == t["n_test"] == n // 2 and t["mae"] < t["mae_mean_rule"]
     assert s["transfer"]["sizes"] == {"own": n // 2, "other_family": n // 2, "constructed": 0}
@@ -401,3 +436,37 @@ def test_second_student_config_loads():
     fams = [separation.family(n, cfg) for n in separation.teacher_names(cfg)]
     assert fams.count("gemma3-270m") >= 3 and fams.count("smollm2-135m-instruct") >= 3
     assert cfg.preregistration != separation.load_config(SHIPPED).preregistration
+
+
+def test_aggregate_gives_each_pair_its_own_arms_numbers():
+    """aggregate(): a pair's DPO gain is the mean over its seeds (each seed's gain kept), its
+    interval the seeds-and-items one; the SFT-all − DPO item variance is paired (SFT-all's
+    correctness minus the DPO seeds' mean, per item); another pair's arms are not mixed in."""
+    from types import SimpleNamespace
+
+    from deltatheory.llm.studies.separation import aggregate
+    from deltatheory.stats import seeds_items_ci
+
+    rng = np.random.default_rng(3)
+    n = 400
+    before = (rng.random(n) < 0.6).astype(float)
+    after = [(rng.random(n) < q).astype(float) for q in (0.7, 0.66, 0.8, 0.5)]
+
+    def arm(pair, kind, seed, correct):
+        return {"pair": pair, "kind": kind, "seed": seed, "correct_after": correct.tolist(),
+                "observed_gain": float(correct.mean() - before.mean()),
+                "observed_gain_ci95": [0.0, 0.1]}
+
+    results = [arm("p", "dpo", 0, after[0]), arm("p", "dpo", 1, after[1]),
+               arm("p", "sft-all", 0, after[2]), arm("q", "dpo", 0, after[3])]
+    reg = {"pairs": [{"pair": "p"}, {"pair": "q"}]}
+    p, q = aggregate(SimpleNamespace(bootstrap=200, seed=0), before, reg, results)
+    g0, g1 = after[0].mean() - before.mean(), after[1].mean() - before.mean()
+    assert p["dpo_seeds"] == [0, 1] and p["dpo_gain_per_seed"] == pytest.approx([g0, g1])
+    assert p["dpo_gain"] == pytest.approx((g0 + g1) / 2)
+    assert p["dpo_gain_ci95"] == pytest.approx(seeds_items_ci(before, after[:2]))
+    assert p["sft_all_gain"] == pytest.approx(after[2].mean() - before.mean())
+    d = after[2] - (after[0] + after[1]) / 2
+    assert p["sft_all_minus_dpo_items_var"] == pytest.approx(d.var(ddof=1) / n)
+    assert q["dpo_gain_per_seed"] == pytest.approx([after[3].mean() - before.mean()])
+    assert q["dpo_gain_se"] is None and "sft_all_gain" not in q  # one seed: no seed spread

@@ -967,6 +967,7 @@ def analyse(summary: dict) -> dict:
         ci_variance,
         heterogeneity_of_seed_variance,
         one_seed_ci,
+        paired_sign_test,
         partial_spearman_ci,
         pooled_seed_variance,
         sign_agreement,
@@ -976,11 +977,13 @@ def analyse(summary: dict) -> dict:
 
     config, pairs = summary["config"], summary["pairs"]
     n_items, boot, seed = config["items"]["test"], config["bootstrap"], config["seed"]
-    per_seed = [p["dpo_gain_per_seed"] for p in pairs if len(p.get("dpo_gain_per_seed", [])) > 1]
+    seeded = [p for p in pairs if len(p.get("dpo_gain_per_seed", [])) > 1]
+    per_seed = [p["dpo_gain_per_seed"] for p in seeded]
     pooled = pooled_seed_variance(per_seed)
     summary["seed_variance"] = None if pooled is None else {
         "variance": pooled[0], "sd": float(np.sqrt(pooled[0])), "df": pooled[1],
         "heterogeneity": heterogeneity_of_seed_variance(per_seed),
+        "pairs": [p["pair"] for p in seeded],  # the order of heterogeneity's sd_by_pair
         "about": "between training seeds of one DPO arm, pooled over the pairs; borrowed for "
                  "the one-seed arms (SFT and the reversed control)"}
     for p in pairs:
@@ -994,30 +997,44 @@ def analyse(summary: dict) -> dict:
             p["sft_all_minus_dpo_ci95_registered"] = welch_ci(p["sft_all_minus_dpo"], [
                 (ci_variance(p["sft_all_gain_ci95"]), n_items - 1), (pooled[0], pooled[1]),
                 (p["dpo_gain_se"] ** 2, p["dpo_gain_df"])])
-            # amended before any result: items paired, plus SFT-all's seed (the pooled
-            # variance) and the DPO mean's seeds
-            k = len(p["dpo_gain_per_seed"])
-            p["sft_all_minus_dpo_ci95"] = welch_ci(p["sft_all_minus_dpo"], [
-                (p.get("sft_all_minus_dpo_items_var", ci_variance(p["sft_all_gain_ci95"])),
-                 n_items - 1), (pooled[0], pooled[1]),
-                (float(np.var(p["dpo_gain_per_seed"], ddof=1)) / k, k - 1)])
+            # amended before any result: items paired (the per-item variance of SFT-all's
+            # correctness minus the DPO seeds' mean, which the pair record must carry: no
+            # unpaired stand-in), plus SFT-all's seed (the pooled variance) and the DPO mean's
+            if "sft_all_minus_dpo_items_var" in p:
+                k = len(p["dpo_gain_per_seed"])
+                p["sft_all_minus_dpo_ci95"] = welch_ci(p["sft_all_minus_dpo"], [
+                    (p["sft_all_minus_dpo_items_var"], n_items - 1), (pooled[0], pooled[1]),
+                    (float(np.var(p["dpo_gain_per_seed"], ddof=1)) / k, k - 1)])
     scored = [p for p in pairs if p.get("dpo_gain_se") is not None]
-    from scipy.stats import t as student_t
-
-    half = [float(student_t.ppf(0.975, p["dpo_gain_df"]) * p["dpo_gain_se"]) for p in scored]
+    # the precision reached: half-widths of the intervals the pair table shows
+    half = [(p["dpo_gain_ci95"][1] - p["dpo_gain_ci95"][0]) / 2 for p in scored
+            if p.get("dpo_gain_ci95")]
     summary["median_half_width"] = float(np.median(half)) if half else None
     # H3, the paper's §5 contrast: SFT on all of a weaker chosen teacher's answers against DPO
-    weaker = [p for p in scored if p["chosen_minus_student"] < 0 and "sft_all_minus_dpo" in p]
+    weaker = [p for p in scored if p["chosen_minus_student"] < 0
+              and p.get("sft_all_minus_dpo_ci95") and p.get("sft_all_gain_seed_ci95")]
+    below = [p["sft_all_minus_dpo_ci95"][1] < 0 for p in weaker]
+    hurts = [p["sft_all_gain_seed_ci95"][1] < 0 for p in weaker]
+    helps = [bool(p.get("dpo_gain_ci95")) and p["dpo_gain_ci95"][0] > 0 for p in weaker]
+    runs: dict[str, list[str]] = {}
+    for p in weaker:  # SFT-all trains on the chosen teacher alone: one run per chosen teacher
+        runs.setdefault(p["chosen"], []).append(p["pair"])
     summary["sft_all_contrast"] = {
         "pairs": [p["pair"] for p in weaker], "n": len(weaker),
-        "sft_all_below_dpo": sum(p["sft_all_minus_dpo_ci95"][1] < 0 for p in weaker),
+        "sft_all_below_dpo": sum(below),
         "sft_all_above_dpo": sum(p["sft_all_minus_dpo_ci95"][0] > 0 for p in weaker),
-        "sft_all_hurts": sum(p["sft_all_gain_seed_ci95"][1] < 0 for p in weaker),
-        "dpo_helps": sum(p["dpo_gain_ci95"][0] > 0 for p in weaker if p.get("dpo_gain_ci95")),
+        "sft_all_hurts": sum(hurts), "dpo_helps": sum(helps),
+        "all_three": sum(a and b and c for a, b, c in zip(below, hurts, helps, strict=True)),
         "median_sft_all_minus_dpo": (float(np.median([p["sft_all_minus_dpo"] for p in weaker]))
                                      if weaker else None),
+        "sft_all_runs": runs, "n_chosen": len(runs),
+        "sft_all_hurts_chosen": sum(all(h for p, h in zip(weaker, hurts, strict=True)
+                                        if p["chosen"] == c) for c in runs),
         "about": "pairs whose chosen teacher is less accurate than the student; counts of CIs "
-                 "(seeds and items) clear of zero"}
+                 "(seeds and items) clear of zero; all_three: SFT-all below DPO, SFT-all hurts "
+                 "and DPO helps on the same pair (H3 per pair). Pairs that share a chosen "
+                 "teacher share one SFT-all training run (sft_all_runs), so the per-pair counts "
+                 "are not independent: n_chosen counts the distinct runs"}
     y = [p["dpo_gain"] for p in scored]
     se = [p["dpo_gain_se"] for p in scored]
     df = [p["dpo_gain_df"] for p in scored]
@@ -1043,11 +1060,28 @@ def analyse(summary: dict) -> dict:
         key: sign_agreement([_value(p, key) for p in dis], [p["dpo_gain"] for p in dis],
                             [p["dpo_gain_ci95"] for p in dis])
         for key in ("kappa", "accuracy_gap")}
+    opposite = [p for p in dis if p.get("opposite_signs")]
+    summary["signs_where_they_disagree_opposite"] = {
+        key: sign_agreement([_value(p, key) for p in opposite],
+                            [p["dpo_gain"] for p in opposite],
+                            [p["dpo_gain_ci95"] for p in opposite])
+        for key in ("kappa", "accuracy_gap")}
+
+    def right(ps, key):
+        return [np.sign(_value(p, key)) == np.sign(p["dpo_gain"]) != 0 for p in ps]
+
+    summary["sign_test"] = {
+        name: paired_sign_test(right(ps, "kappa"), right(ps, "accuracy_gap"))
+        for name, ps in (("disagree", dis), ("opposite", opposite))}
+    summary["sign_test"]["about"] = (
+        "exact McNemar test of κ against the gap on the same pairs: a_only, pairs where only κ "
+        "had the gain's sign right; b_only, only the gap")
     summary["signs_all_pairs"] = {
         key: sign_agreement([_value(p, key) for p in scored], [p["dpo_gain"] for p in scored],
                             [p["dpo_gain_ci95"] for p in scored])
         for key in ("kappa", "accuracy_gap")}
-    own = config["student"].split("@")[0]
+    own = ((summary.get("accuracy") or {}).get("student", {}).get("family")
+           or config["student"].split("@")[0])
     for p in summary["pairs"]:
         p["group"] = pair_group(p["families"], own)
     groups = {g: [p for p in scored if p["group"] == g]
@@ -1163,6 +1197,98 @@ def resummarise(path: str | Path) -> dict:
 
 
 # --------------------------------------------------------------------------- Markdown
+def _share_text(d: dict, tag: str = "") -> str:
+    ci = d.get(f"share{tag}_ci95")
+    return "" if not ci else f" ({100 * d[f'share{tag}']:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}])"
+
+
+def _h2_lines(s: dict) -> list[str]:
+    """H2: the sign counts where κ and the gap disagree (Wilson CIs), on the opposite-sign
+    subset, and the exact McNemar test of κ against the gap on the same pairs."""
+    lines = []
+    for title, key in (("Where κ and the gap disagree", "signs_where_they_disagree"),
+                       ("Where they predict opposite signs (κ < 0 < gap)",
+                        "signs_where_they_disagree_opposite")):
+        for pred, d in (s.get(key) or {}).items():
+            if d["n"]:
+                lines.append(f"- {title}, {PREDICTORS[pred]} has the gain's sign right on "
+                             f"{d['right']} of {d['n']} pairs{_share_text(d)}; "
+                             f"{d['right_resolved']} of {d['n_resolved']} whose gain CI "
+                             f"excludes 0{_share_text(d, '_resolved')}.")
+    for name, label in (("disagree", "the disagreeing pairs"),
+                        ("opposite", "the opposite-sign pairs")):
+        t = (s.get("sign_test") or {}).get(name)
+        if t and t["n"]:
+            p = "no pair where only one is right" if t["p_exact"] is None else (
+                f"exact McNemar p = {t['p_exact']:.2f}")
+            lines.append(f"- κ against the gap on {label} ({t['n']}): only κ right on "
+                         f"{t['a_only']}, only the gap on {t['b_only']} ({p}).")
+    return lines
+
+
+def _h3_lines(s: dict) -> list[str]:
+    """H3 (§5): the weaker-chosen pairs, each with both SFT-all − DPO intervals (amended and
+    as registered) and the pairs it shares an SFT-all run with; the counts per pair and per
+    distinct run."""
+    c = s.get("sft_all_contrast")
+    if not c or not c["n"]:
+        return []
+    by = {p["pair"]: p for p in s["pairs"]}
+    lines = ["", f"§5 contrast (H3), the {c['n']} pairs whose chosen teacher is less accurate "
+             "than the student (points; SFT-all one seed, its CI widened by the pooled seed "
+             "variance):", "",
+             "| pair | chosen − student | DPO gain [CI] | SFT all chosen [CI] | SFT-all − DPO "
+             "[CI, amended] | [CI as registered] | same SFT-all run as |",
+             "|---|---|---|---|---|---|---|"]
+    runs = c.get("sft_all_runs") or {}
+    for name in c["pairs"]:
+        p = by[name]
+        shared = [q for q in runs.get(p["chosen"], []) if q != name]
+        lines.append(
+            f"| {name} | {_pts(p['chosen_minus_student'])} | "
+            f"{_pts(p.get('dpo_gain'), p.get('dpo_gain_ci95'))} | "
+            f"{_pts(p.get('sft_all_gain'), p.get('sft_all_gain_seed_ci95'))} | "
+            f"{_pts(p.get('sft_all_minus_dpo'), p.get('sft_all_minus_dpo_ci95'))} | "
+            f"{ladder._ci(p.get('sft_all_minus_dpo_ci95_registered'))} | "
+            f"{', '.join(shared) or '—'} |")
+    lines += ["", f"- H3 per pair (CIs clear of 0): SFT-all below DPO on "
+              f"{c['sft_all_below_dpo']} of {c['n']}, above on {c['sft_all_above_dpo']}; "
+              f"SFT-all hurts on {c['sft_all_hurts']}, DPO helps on {c['dpo_helps']}; all three "
+              f"on {c.get('all_three', '—')}; median SFT-all − DPO "
+              f"{_pts(c['median_sft_all_minus_dpo'])} points."]
+    if "n_chosen" in c:
+        lines.append(f"- These {c['n']} pairs have {c['n_chosen']} distinct chosen teachers, so "
+                     f"{c['n_chosen']} distinct SFT-all runs (SFT-all trains on the chosen "
+                     f"teacher alone); SFT-all hurts for {c['sft_all_hurts_chosen']} of them.")
+    return lines
+
+
+def _transfer_lines(s: dict) -> list[str]:
+    """A κ → gain (and gap → gain) line fitted on one group of pairs, judged on another."""
+    t = s.get("transfer")
+    if not t:
+        return []
+    sizes = ", ".join(f"{g} {n}" for g, n in t["sizes"].items())
+    lines = ["", f"Transfer between groups of pairs ({sizes}): a line gain = a + b·x fitted on "
+             "one group, its mean absolute error on the other, beside predicting every gain by "
+             "the fitted group's mean gain (points):", "",
+             "| fitted on → judged on | x | pairs (fit / test) | slope | MAE | MAE, mean rule |",
+             "|---|---|---|---|---|---|"]
+    for key, fits in t.items():
+        if key in ("groups", "sizes"):
+            continue
+        src, _, dst = key.partition("_to_")
+        for x, f in fits.items():
+            if f is None:
+                lines.append(f"| {src} → {dst} | {PREDICTORS[x]} | — | too few pairs to fit "
+                             "| — | — |")
+                continue
+            lines.append(f"| {src} → {dst} | {PREDICTORS[x]} | {f['n_fit']} / {f['n_test']} | "
+                         f"{f['slope']:+.3f} | {100 * f['mae']:.1f} | "
+                         f"{100 * f['mae_mean_rule']:.1f} |")
+    return lines
+
+
 _pts, _rho = ladder._pts, ladder._rho  # the ladder's number formats
 
 
@@ -1218,22 +1344,21 @@ def markdown(s: dict) -> str:
             lines.append(f"| {label} | {_rho(r)} | {ladder._ci_rho(r.get('ci95_pairs_only'))} |")
         pr = s["partial"]
         lines += ["", f"Partial rank correlation with the gain: κ given the gap "
-                  f"{_rho(pr['kappa_given_gap'])}; the gap given κ {_rho(pr['gap_given_kappa'])}."]
-        c = s.get("sft_all_contrast")
-        if c and c["n"]:
-            lines.append(f"- §5 contrast, on the {c['n']} pairs whose chosen teacher is weaker "
-                         f"than the student: SFT on all its answers below DPO (CI clear of 0) "
-                         f"in {c['sft_all_below_dpo']}, above in {c['sft_all_above_dpo']}; "
-                         f"SFT-all hurts in {c['sft_all_hurts']}, DPO helps in "
-                         f"{c['dpo_helps']}; median SFT-all − DPO "
-                         f"{_pts(c['median_sft_all_minus_dpo'])} points.")
+                  f"{_rho(pr['kappa_given_gap'])}; the gap given κ {_rho(pr['gap_given_kappa'])}.",
+                  ""]
         if s.get("median_half_width") is not None:
-            lines.append(f"- Median 95 % half-width of a pair's DPO gain (seeds and items): "
-                         f"{100 * s['median_half_width']:.1f} points.")
-        for key, d in s["signs_where_they_disagree"].items():
-            if d["n"]:
-                lines.append(f"- Where κ and the gap disagree, {PREDICTORS[key]} has the gain's "
-                             f"sign right on {d['right']} of {d['n']} pairs"
-                             f" ({d['right_resolved']} of {d['n_resolved']} whose gain CI "
-                             "excludes 0).")
+            lines.append(f"- Median 95 % half-width of a pair's DPO gain (seeds and items, as in "
+                         f"the table): {100 * s['median_half_width']:.1f} points.")
+        sv = s.get("seed_variance")
+        if sv:
+            h = sv["heterogeneity"]
+            tests = ", ".join(f"{name} p = {h[key]:.2f}" for name, key in
+                              (("Levene", "levene_p"), ("Bartlett", "bartlett_p"))
+                              if h.get(key) is not None)
+            lines.append(f"- Seed sd of a DPO gain, pooled over the {h['k']} pairs with two or "
+                         f"more seeds: {100 * sv['sd']:.1f} points ({sv['df']} df); do the "
+                         "pairs' seeds spread alike? "
+                         + (tests or "untestable") + (f"; {h['why']}" if h.get("why") else "")
+                         + ".")
+        lines += _h2_lines(s) + _h3_lines(s) + _transfer_lines(s)
     return "\n".join(lines) + "\n"
