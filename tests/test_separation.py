@@ -408,7 +408,7 @@ def test_analysis_answers_from_pair_records():
     below = [q["sft_all_minus_dpo_ci95"][1] < 0 for q in weaker]
     helps = [q["dpo_gain_ci95"][0] > 0 for q in weaker]
     assert c["sft_all_below_dpo"] == sum(below) > 0
-    assert c["all_three"] == sum(b and h for b, h in zip(below, helps)) > 0
+    assert c["all_three"] == sum(b and h for b, h in zip(below, helps, strict=True)) > 0
     assert c["n_chosen"] == 2 and set(c["sft_all_runs"]) == {"b", "d"}  # odd i: b and d
     assert c["sft_all_hurts_chosen"] == 2
     assert s["median_half_width"] == pytest.approx(0.01)  # the table's intervals, ±0.01
@@ -445,6 +445,7 @@ def test_aggregate_gives_each_pair_its_own_arms_numbers():
     from types import SimpleNamespace
 
     from deltatheory.llm.studies.separation import aggregate
+
     from deltatheory.stats import seeds_items_ci
 
     rng = np.random.default_rng(3)
@@ -470,3 +471,51 @@ def test_aggregate_gives_each_pair_its_own_arms_numbers():
     assert p["sft_all_minus_dpo_items_var"] == pytest.approx(d.var(ddof=1) / n)
     assert q["dpo_gain_per_seed"] == pytest.approx([after[3].mean() - before.mean()])
     assert q["dpo_gain_se"] is None and "sft_all_gain" not in q  # one seed: no seed spread
+
+
+def test_markdown_reports_every_arm_kind_and_the_registered_answers():
+    """The summary's Markdown fills a pair's SFT (chosen side) and reversed columns and prints
+    H1's partial correlation, H2's sign counts with Wilson CIs and the exact test, H3's table
+    with both intervals and the shared runs, the seed variance and the transfer table."""
+    from deltatheory.llm.studies.separation import analyse, markdown
+
+    rng = np.random.default_rng(4)
+    pairs = []
+    for i in range(12):
+        gap, kappa = 0.02 * i, 0.03 * i - 0.1
+        gain = 0.1 * gap + float(rng.normal(0, 0.01))
+        pairs.append({
+            "pair": f"c{i % 3}-over-r{i}", "chosen": f"c{i % 3}", "kappa": kappa,
+            "kappa_ci95": [kappa - 0.05, kappa + 0.05], "accuracy_gap": gap,
+            "families": ["m", "m"] if i < 4 else ["m", "other"] if i < 8 else ["m", "constructed"],
+            "disagree": kappa < 0, "opposite_signs": kappa < 0, "dpo_gain": gain,
+            "dpo_gain_per_seed": [gain + 0.004, gain - 0.004],
+            "dpo_gain_ci95": [gain - 0.02, gain + 0.02], "dpo_gain_se": 0.01, "dpo_gain_df": 5.0,
+            "chosen_minus_student": -0.04 if i % 3 == 0 else 0.02,
+            "sft_all_gain": 0.031, "sft_all_gain_ci95": [0.02, 0.042],
+            "sft_all_minus_dpo_items_var": 2e-5, "sft_gain": 0.0123,
+            "sft_gain_ci95": [0.001, 0.023], **({"reversed_gain": -0.0456,
+                                                 "reversed_gain_ci95": [-0.06, -0.03]}
+                                                if i == 11 else {})})
+    s = analyse({"config": {"items": {"test": 2000, "validation": 400}, "bootstrap": 200,
+                            "seed": 0, "student": "m"}, "pairs": pairs,
+                 "predictors": {"kappa": "κ (the bridge)"}, "accuracy": {}})
+    text = markdown(s)
+    row = next(line for line in text.splitlines() if line.startswith("| c2-over-r11 |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[6].startswith("+3.1 [") and cells[7].startswith("+1.2 [")  # SFT-all, SFT
+    assert cells[9].startswith("-4.6 [")  # reversed
+    assert "Partial rank correlation with the gain: κ given the gap " in text
+    k = s["signs_where_they_disagree"]["kappa"]
+    assert (f"κ (the bridge) has the gain's sign right on {k['right']} of {k['n']} pairs "
+            f"({100 * k['share']:.0f} % [") in text
+    t = s["sign_test"]["opposite"]
+    assert f"only κ right on {t['a_only']}, only the gap on {t['b_only']}" in text
+    c = s["sft_all_contrast"]
+    assert c["n"] == 4 and "§5 contrast (H3), the 4 pairs" in text
+    h3 = [line for line in text.splitlines() if line.startswith("| c0-over-r3 |")][-1]
+    assert "c0-over-r0, c0-over-r6, c0-over-r9" in h3  # the pairs sharing its SFT-all run
+    assert h3.count("[") == 4  # DPO, SFT-all, SFT-all − DPO amended, as registered
+    assert "These 4 pairs have 1 distinct chosen teachers" in text
+    assert "| other_family → constructed | κ (the bridge) | 4 / 4 |" in text
+    assert "pooled over the 12 pairs with two or more seeds" in text

@@ -1199,7 +1199,9 @@ def resummarise(path: str | Path) -> dict:
 # --------------------------------------------------------------------------- Markdown
 def _share_text(d: dict, tag: str = "") -> str:
     ci = d.get(f"share{tag}_ci95")
-    return "" if not ci else f" ({100 * d[f'share{tag}']:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}])"
+    if not ci:
+        return ""
+    return f" ({100 * d[f'share{tag}']:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}])"
 
 
 def _h2_lines(s: dict) -> list[str]:
