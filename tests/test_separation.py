@@ -272,6 +272,16 @@ def test_separation_runs_end_to_end_preregisters_and_resumes(tiny_dir, tmp_path)
         with pytest.raises(DeltaTheoryError, match=msg):
             run(cfg, out, progress=lambda m: None, report_only=True, max_seeds=bad)
     import shutil
+    # a report reads the planned arms only: an arm folder of an unplanned seed is not counted
+    src = next(a for a in s["arms"] if a["kind"] == "dpo" and a["seed"] == 1)
+    stray = out / "arms" / src["arm"].replace(".s1", ".s2")
+    shutil.copytree(out / "arms" / src["arm"], stray)
+    m = json.loads((stray / "metrics.json").read_text())
+    (stray / "metrics.json").write_text(json.dumps({**m, "arm": stray.name, "seed": 2}))
+    rep = run(cfg, out, progress=lambda m: None, report_only=True, max_seeds=2)
+    assert [p["dpo_seeds"] for p in rep["pairs"]] == [[0, 1]] * len(pairs)
+    assert rep["arms_finished"] == rep["arms_planned"] == len(s["arms"])
+    shutil.rmtree(stray)
     last = s["arms"][-1]
     shutil.rmtree(out / "arms" / last["arm"])
     rep = run(cfg, out, progress=lambda m: None, report_only=True)
