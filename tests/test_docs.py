@@ -555,9 +555,18 @@ def _separation_folder(tmp_path, complete: bool, lo: float):
         (folder / "run" / "arms" / arm["name"] / "metrics.json").write_text("{}")
     part = {"rho": 0.3, "ci95": [lo, 0.7], "n": 20}
     signs = {"kappa": {"right": 5, "n": 9}, "accuracy_gap": {"right": 7, "n": 9}}
+    rho = {"rho": 0.5, "ci95": [0.1, 0.8], "n": 20}
+    pairs = [{"pair": "a", "sft_all_minus_dpo_ci95": [-0.09, -0.01]},
+             {"pair": "b", "sft_all_minus_dpo_ci95": [-0.05, 0.02]},
+             {"pair": "c", "sft_all_minus_dpo_ci95": [-0.05, -0.02]}]  # c: chosen not weaker
+    contrast = {"pairs": ["a", "b"], "n": 2, "sft_all_hurts": 1, "dpo_helps": 2,
+                "all_three": 1, "n_chosen": 1, "median_sft_all_minus_dpo": -0.04}
     (folder / "run" / "separation.json").write_text(json.dumps(
-        {"complete": complete, "dpo_seeds_run": [0], "partial": {"kappa_given_gap": part},
-         "signs_where_they_disagree": signs}))
+        {"complete": complete, "dpo_seeds_run": [0],
+         "partial": {"kappa_given_gap": part, "gap_given_kappa": rho},
+         "spearman": {"kappa": rho, "accuracy_gap": rho}, "signs_where_they_disagree": signs,
+         "sign_test": {"disagree": {"n": 9, "a_only": 1, "b_only": 3, "p_exact": 0.625}},
+         "sft_all_contrast": contrast, "pairs": pairs}))
     return _studies.Study(folder), reg
 
 
@@ -582,3 +591,30 @@ def test_separation_headline_counts_missing_arms_even_when_the_summary_says_comp
     done, total = _studies.progress(study)
     assert done == total - 1
     assert _studies.separation_answer(study, reg).endswith("; running")
+
+
+@pytest.mark.parametrize("lo, h1", [(0.05, "supported"), (0.0, "not supported"),
+                                    (-0.2, "not supported")])
+def test_separation_verdict_follows_the_registered_rules(tmp_path, lo, h1):
+    study, _ = _separation_folder(tmp_path, True, lo)
+    text = _studies.separation_verdict(study)
+    assert f"**H1 (κ beyond the gap): {h1}.**" in text
+    assert ("κ adds nothing measurable over the accuracy gap" in text) == (h1 != "supported")
+    # H2: κ right on 5 of 9, the gap on 7: not supported, and p = 0.62 is not resolved
+    assert "**H2 (signs where they disagree): not supported.**" in text
+    assert "(exact McNemar p = 0.62: not a resolved difference)" in text
+    # H3 counts only the weaker-chosen pairs (a, b), and of them only a's interval is below 0
+    assert "holds on 1 of 2 pairs**" in text and "all three on 1" in text
+    assert "share 1 distinct SFT-all runs" in text
+
+
+def test_separation_verdict_waits_for_every_arm(tmp_path):
+    study, _ = _separation_folder(tmp_path, False, 0.05)  # every arm, summary not complete
+    done, total = _studies.progress(study)
+    assert done == total > 1
+    assert _studies.separation_verdict(study).startswith(
+        f"No verdict yet: {total} of {total} study arms")
+    study, _ = _separation_folder(tmp_path / "x", True, 0.05)  # complete summary, arm missing
+    next((study.folder / "run" / "arms").glob("*/metrics.json")).unlink()
+    assert _studies.separation_verdict(study).startswith(
+        f"No verdict yet: {total - 1} of {total} study arms")

@@ -210,6 +210,58 @@ def separation_tables(study: Study, args: str = "") -> str:
     return markdown(study.json(args or "run/separation.json"))
 
 
+def separation_verdict(study: Study, args: str = "") -> str:
+    """H1–H3 judged by the rules the protocol registered, from the complete summary
+    (``run/separation.json``); written as code before the study's last arms ran, so the words
+    cannot be chosen after the numbers. While arms are missing: no verdict, only the count.
+
+    - H1: supported only when the 95 % interval of κ's partial rank correlation with the gain,
+      given the gap, lies above 0; otherwise "κ adds nothing measurable over the gap".
+    - H2: supported when κ has the gain's sign right on more of the disagreeing pairs than the
+      gap (as registered), with the exact McNemar test saying whether that difference is
+      resolved.
+    - H3: per pair, SFT-all − DPO with its interval below 0 (as registered), beside the pairs
+      where SFT-all also hurts and DPO also helps, and the count of distinct SFT-all runs.
+    """
+    done, total = progress(study)
+    path = study.folder / "run" / "separation.json"
+    s = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if s is None or not s.get("complete") or done != total:
+        return (f"No verdict yet: {done} of {total} study arms have finished. The verdict is "
+                "drawn from the complete summary by rules fixed in code before the last arms "
+                "ran (`separation_verdict` in `deltatheory/docs/_studies.py`).\n")
+    part, gap_part = s["partial"]["kappa_given_gap"], s["partial"]["gap_given_kappa"]
+    h1 = part["ci95"] is not None and part["ci95"][0] > 0
+    sp = s["spearman"]
+    lines = [f"- **H1 (κ beyond the gap): {'supported' if h1 else 'not supported'}.** The "
+             f"partial rank correlation of κ with the DPO gain given the gap is {_rho(part)} "
+             f"over {part['n']} pairs (the gap given κ: {_rho(gap_part)}; κ alone "
+             f"{_rho(sp['kappa'])}, the gap alone {_rho(sp['accuracy_gap'])})."
+             + ("" if h1 else " κ adds nothing measurable over the accuracy gap on these "
+                "pairs.")]
+    k, g = (s["signs_where_they_disagree"][key] for key in ("kappa", "accuracy_gap"))
+    t = s["sign_test"]["disagree"]
+    h2 = k["right"] > g["right"]
+    resolved = t["p_exact"] is not None and t["p_exact"] < 0.05
+    p_text = "—" if t["p_exact"] is None else f"{t['p_exact']:.2f}"
+    lines.append(
+        f"- **H2 (signs where they disagree): {'supported' if h2 else 'not supported'}.** On "
+        f"the {k['n']} disagreeing pairs κ had the gain's sign right on {k['right']}, the gap "
+        f"on {g['right']}; only κ right on {t['a_only']}, only the gap on {t['b_only']} (exact "
+        f"McNemar p = {p_text}: {'a resolved' if resolved else 'not a resolved'} difference).")
+    c = s["sft_all_contrast"]
+    h3 = [q for q in s["pairs"] if q["pair"] in c["pairs"]
+          and q["sft_all_minus_dpo_ci95"][1] < 0]
+    lines.append(
+        f"- **H3 (§5: SFT on a weaker teacher's answers hurts, DPO helps): holds on {len(h3)} of "
+        f"{c['n']} pairs** whose chosen teacher is less accurate than the student (SFT-all − "
+        f"DPO below 0 with its interval); SFT-all itself hurt on {c['sft_all_hurts']}, DPO "
+        f"helped on {c['dpo_helps']}, all three on {c['all_three']}. These pairs share "
+        f"{c['n_chosen']} distinct SFT-all runs; median SFT-all − DPO "
+        f"{_points(c['median_sft_all_minus_dpo'])} points.")
+    return "\n".join(lines) + "\n"
+
+
 def progress_line(study: Study, args: str = "") -> str:
     done, total = progress(study)
     state = "finished" if done == total else "in progress"
@@ -257,7 +309,7 @@ RENDERERS: dict[str, Callable[[Study, str], str]] = {
     "selection": selection, "section-counts": section_counts, "ladder": ladder_tables,
     "precision": precision_tables,
     "progress": progress_line, "preregistration": preregistration_table,
-    "separation": separation_tables,
+    "separation": separation_tables, "separation-verdict": separation_verdict,
     "hypotheses": hypotheses,
 }
 
