@@ -276,9 +276,9 @@ def eval_cmd(model: Model, task: Annotated[str | None, typer.Option(
              max_new_tokens: Annotated[int | None, typer.Option(
                  help=f"Generation only (default {_G.max_new_tokens}); refused for a choice "
                       "task, which generates nothing. With --harness lm-eval it caps the "
-                      "generation tasks (arithmetic, lm-eval's generate_until tasks); "
-                      "log-likelihood tasks (addition-choice, multiple choice) generate "
-                      "nothing and ignore it.")] = None,
+                      "project's generation tasks (arithmetic, arithmetic-multiturn); lm-eval's "
+                      "own and --include-path tasks keep their YAML's max_gen_toks, and "
+                      "log-likelihood tasks (addition-choice) generate nothing.")] = None,
              batch_size: Annotated[int | None, typer.Option(
                  help=f"Prompts per batch (default {_G.batch_size} when generating, "
                       f"{_CHOICE_BATCH} when scoring a choice task, as the studies do; "

@@ -259,6 +259,9 @@ def test_separation_progress_counts_finished_arms(tmp_path):
     (folder / "run/separation.json").write_text(json.dumps({"dpo_seeds_run": [0, 1, 2, 3]}))
     n_rev = sum(p["reversed_control"] for p in reg["pairs"])
     assert _studies.progress(study) == (2, 20 * 4 + 40 + n_rev) == (2, 126)
+    # a summary of fewer seeds (--seeds 2) still counts against the protocol's four
+    (folder / "run/separation.json").write_text(json.dumps({"dpo_seeds_run": [0, 1]}))
+    assert _studies.progress(study) == (2, 126)
 
 
 # --------------------------------------------------------------------------- the README
@@ -538,23 +541,26 @@ def test_checks_findings_say_what_the_numbers_say():
     assert "In 1 of the 2 the SGD gain sits 5.0 % below" in _checks._shortfall([below, c])
 
 
-def _separation_folder(tmp_path, complete: bool, lo: float):
-    """A separation study folder with one registered pair, seed 0, its DPO arm finished, and a
-    summary that is (or is not) complete with the partial correlation's lower bound ``lo``."""
+def _separation_folder(tmp_path, complete: bool, lo: float, seeds=(0, 1, 2, 3),
+                       kappa=(5, 7), p_exact=0.625):
+    """A separation study folder with one registered pair, six registered DPO seeds of which
+    ``seeds`` ran (every planned arm finished), and a summary that is (or is not) complete with
+    the partial correlation's lower bound ``lo``; ``kappa``: (κ right, gap right) of 9
+    disagreeing pairs, ``p_exact`` their exact test."""
     from deltatheory.llm.studies.separation import arms
 
     real = ROOT / "experiments" / "results" / "separation"
     reg = json.loads((real / "preregistration.json").read_text())
     reg["pairs"] = reg["pairs"][:1]
-    reg["setting"]["seeds"] = [0]
+    reg["setting"]["seeds"] = [0, 1, 2, 3, 4, 5]
     folder = tmp_path / "separation"
     (folder / "run").mkdir(parents=True)
     (folder / "preregistration.json").write_text(json.dumps(reg))
-    for arm in arms(None, reg["pairs"], [0]):
+    for arm in arms(None, reg["pairs"], list(seeds)):
         (folder / "run" / "arms" / arm["name"]).mkdir(parents=True)
         (folder / "run" / "arms" / arm["name"] / "metrics.json").write_text("{}")
     part = {"rho": 0.3, "ci95": [lo, 0.7], "n": 20}
-    signs = {"kappa": {"right": 5, "n": 9}, "accuracy_gap": {"right": 7, "n": 9}}
+    signs = {"kappa": {"right": kappa[0], "n": 9}, "accuracy_gap": {"right": kappa[1], "n": 9}}
     rho = {"rho": 0.5, "ci95": [0.1, 0.8], "n": 20}
     pairs = [{"pair": "a", "sft_all_minus_dpo_ci95": [-0.09, -0.01]},
              {"pair": "b", "sft_all_minus_dpo_ci95": [-0.05, 0.02]},
@@ -562,10 +568,10 @@ def _separation_folder(tmp_path, complete: bool, lo: float):
     contrast = {"pairs": ["a", "b"], "n": 2, "sft_all_hurts": 1, "dpo_helps": 2,
                 "all_three": 1, "n_chosen": 1, "median_sft_all_minus_dpo": -0.04}
     (folder / "run" / "separation.json").write_text(json.dumps(
-        {"complete": complete, "dpo_seeds_run": [0],
+        {"complete": complete, "dpo_seeds_run": list(seeds),
          "partial": {"kappa_given_gap": part, "gap_given_kappa": rho},
          "spearman": {"kappa": rho, "accuracy_gap": rho}, "signs_where_they_disagree": signs,
-         "sign_test": {"disagree": {"n": 9, "a_only": 1, "b_only": 3, "p_exact": 0.625}},
+         "sign_test": {"disagree": {"n": 9, "a_only": 1, "b_only": 3, "p_exact": p_exact}},
          "sft_all_contrast": contrast, "pairs": pairs}))
     return _studies.Study(folder), reg
 
@@ -602,7 +608,7 @@ def test_separation_verdict_follows_the_registered_rules(tmp_path, lo, h1):
     assert ("κ adds nothing measurable over the accuracy gap" in text) == (h1 != "supported")
     # H2: κ right on 5 of 9, the gap on 7: not supported, and p = 0.62 is not resolved
     assert "**H2 (signs where they disagree): not supported.**" in text
-    assert "(exact McNemar p = 0.62: not a resolved difference)" in text
+    assert "(exact McNemar p = 0.625: not a resolved difference)" in text
     # H3 counts only the weaker-chosen pairs (a, b), and of them only a's interval is below 0
     assert "holds on 1 of 2 pairs**" in text and "all three on 1" in text
     assert "share 1 distinct SFT-all runs" in text
@@ -618,3 +624,32 @@ def test_separation_verdict_waits_for_every_arm(tmp_path):
     next((study.folder / "run" / "arms").glob("*/metrics.json")).unlink()
     assert _studies.separation_verdict(study).startswith(
         f"No verdict yet: {total - 1} of {total} study arms")
+
+
+@pytest.mark.parametrize("kappa, p_exact, h2, resolved", [
+    ((8, 7), 0.01, "supported", "a resolved"), ((7, 7), 0.049, "not supported", "a resolved"),
+    ((8, 7), 0.05, "supported", "not a resolved"), ((2, 2), None, "not supported",
+                                                    "not a resolved")])
+def test_separation_verdict_h2_edges(tmp_path, kappa, p_exact, h2, resolved):
+    study, _ = _separation_folder(tmp_path, True, 0.05, kappa=kappa, p_exact=p_exact)
+    text = _studies.separation_verdict(study)
+    assert f"**H2 (signs where they disagree): {h2}.**" in text
+    assert f": {resolved} difference)" in text
+
+
+def test_separation_verdict_needs_the_protocols_four_seeds(tmp_path):
+    """A report of two seeds over finished arms is complete for its own plan, not the study:
+    no verdict, and the headline says running."""
+    study, reg = _separation_folder(tmp_path, True, 0.05, seeds=(0, 1))
+    assert _studies.separation_verdict(study).startswith("No verdict yet:")
+    assert _studies.separation_answer(study, reg).endswith("; running")
+
+
+def test_separation_headline_with_an_undefined_partial_correlation(tmp_path):
+    study, reg = _separation_folder(tmp_path, True, 0.05)
+    path = study.folder / "run" / "separation.json"
+    s = json.loads(path.read_text())
+    s["partial"]["kappa_given_gap"] = {"rho": None, "ci95": None, "n": 2, "why": "too few"}
+    path.write_text(json.dumps(s))
+    assert _studies.separation_answer(study, reg).startswith("Not measurably: ")
+    assert "not supported" in _studies.separation_verdict(study)

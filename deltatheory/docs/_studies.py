@@ -184,6 +184,10 @@ def precision_tables(study: Study, args: str = "") -> str:
 
 
 # --------------------------------------------------------------------------- separation
+#: the protocol's stop: the study is complete after its fourth DPO seed (PROTOCOL.md)
+MIN_SEEDS = 4
+
+
 def progress(study: Study) -> tuple[int, int]:
     """(finished, planned) study arms of the pre-registered separation study: the planned arms
     are the registered pairs × the registered setting's DPO seeds — or the seeds its last
@@ -196,7 +200,8 @@ def progress(study: Study) -> tuple[int, int]:
     seeds = reg["setting"]["seeds"]
     summary = study.folder / "run" / "separation.json"
     if summary.is_file():
-        seeds = json.loads(summary.read_text(encoding="utf-8")).get("dpo_seeds_run") or seeds
+        ran = json.loads(summary.read_text(encoding="utf-8")).get("dpo_seeds_run") or seeds
+        seeds = seeds[:max(len(ran), MIN_SEEDS)]  # never fewer than the protocol's stop
     planned = [a["name"] for a in arms(None, reg["pairs"], seeds)]
     done = sum((study.folder / "run" / "arms" / n / "metrics.json").is_file() for n in planned)
     return done, len(planned)
@@ -208,6 +213,21 @@ def separation_tables(study: Study, args: str = "") -> str:
     from deltatheory.llm.studies.separation import markdown
 
     return markdown(study.json(args or "run/separation.json"))
+
+
+def _separation_summary(study: Study) -> tuple[dict | None, int, int]:
+    """(the summary if it may be judged, else None; arms finished; arms planned). A summary
+    may be judged only when it says complete, every planned arm has its metrics, and it ran
+    at least the protocol's first four registered DPO seeds — a report with ``--seeds 2``
+    over finished arms is complete for its own plan but not the study."""
+    done, total = progress(study)
+    path = study.folder / "run" / "separation.json"
+    s = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    reg = study.json("preregistration.json")["setting"]["seeds"]
+    ran = (s or {}).get("dpo_seeds_run") or []
+    ready = (s is not None and s.get("complete") and done == total
+             and len(ran) >= min(MIN_SEEDS, len(reg)) and ran == reg[:len(ran)])
+    return (s if ready else None), done, total
 
 
 def separation_verdict(study: Study, args: str = "") -> str:
@@ -223,10 +243,8 @@ def separation_verdict(study: Study, args: str = "") -> str:
     - H3: per pair, SFT-all − DPO with its interval below 0 (as registered), beside the pairs
       where SFT-all also hurts and DPO also helps, and the count of distinct SFT-all runs.
     """
-    done, total = progress(study)
-    path = study.folder / "run" / "separation.json"
-    s = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if s is None or not s.get("complete") or done != total:
+    s, done, total = _separation_summary(study)
+    if s is None:
         return (f"No verdict yet: {done} of {total} study arms have finished. The verdict is "
                 "drawn from the complete summary by rules fixed in code before the last arms "
                 "ran (`separation_verdict` in `deltatheory/docs/_studies.py`).\n")
@@ -243,7 +261,7 @@ def separation_verdict(study: Study, args: str = "") -> str:
     t = s["sign_test"]["disagree"]
     h2 = k["right"] > g["right"]
     resolved = t["p_exact"] is not None and t["p_exact"] < 0.05
-    p_text = "—" if t["p_exact"] is None else f"{t['p_exact']:.2f}"
+    p_text = "—" if t["p_exact"] is None else f"{t['p_exact']:.3f}"
     lines.append(
         f"- **H2 (signs where they disagree): {'supported' if h2 else 'not supported'}.** On "
         f"the {k['n']} disagreeing pairs κ had the gain's sign right on {k['right']}, the gap "
@@ -326,6 +344,8 @@ def _points(v: float, ci=None) -> str:
 
 
 def _rho(s: dict) -> str:
+    if s.get("rho") is None or s.get("ci95") is None:
+        return "n/a" + (f" ({s['why']})" if s.get("why") else "")
     return f"{s['rho']:+.2f} [{s['ci95'][0]:+.2f}, {s['ci95'][1]:+.2f}]"
 
 
@@ -347,16 +367,14 @@ def separation_answer(study: Study, registered: dict) -> str:
     summary (``run/separation.json``) is complete, H1's verdict — "Yes" only when the partial
     rank correlation of κ with the gain given the gap has a 95 % interval above 0 — with the
     sign counts where κ and the gap disagree (H2)."""
-    done, total = progress(study)
-    path = study.folder / "run" / "separation.json"
-    summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if summary is None or not summary.get("complete") or done != total:
+    summary, _, _ = _separation_summary(study)
+    if summary is None:
         return (f"Pre-registered ({len(registered['pairs'])} pairs, predictions committed "
                 "before training); running")  # the count is on the study's page
     part = summary["partial"]["kappa_given_gap"]
     signs = summary["signs_where_they_disagree"]
     k, g = signs["kappa"], signs["accuracy_gap"]
-    verdict = "Yes" if part["ci95"][0] > 0 else "Not measurably"
+    verdict = "Yes" if part.get("ci95") is not None and part["ci95"][0] > 0 else "Not measurably"
     return (f"{verdict}: κ's partial rank correlation with the DPO gain given the gap "
             f"{_rho(part)} over {part['n']} pairs; where the two disagree, κ had the gain's "
             f"sign right on {k['right']} of {k['n']} pairs, the gap on {g['right']} of {g['n']}")
