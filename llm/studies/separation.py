@@ -1338,8 +1338,8 @@ def markdown(s: dict) -> str:
                   f"{same} of {len(placed)} pairs; the registered κ inside the validation CI on "
                   f"{inside}."]
     if s.get("spearman"):
-        lines += ["", "Spearman ρ of each predictor with the seed-averaged DPO gain [95 % CI over "
-                  "pairs, seeds and items] [over pairs alone]:", "",
+        lines += ["", "Spearman ρ of each predictor with the seed-averaged DPO gain (95 % CI over "
+                  "pairs, seeds and items; and over pairs alone):", "",
                   "| predictor | ρ [CI] | [pairs only] |", "|---|---|---|"]
         for key, label in s["predictors"].items():
             r = s["spearman"][key]
